@@ -1,0 +1,138 @@
+import { Command, InvalidArgumentError } from "commander";
+import { addRepo, listRepos, removeRepo } from "../repos/repos.js";
+import { dataPaths, prepareDataDir, resolveDataDir } from "../store/paths.js";
+import { SERVER_VERSION, startServer } from "../server.js";
+import { networkInterfaces } from "node:os";
+
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("must be a port number 0-65535");
+  return n;
+}
+
+function lanAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) out.push(a.address);
+  }
+  return out;
+}
+
+async function serve(opts: {
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  logLevel?: string;
+}): Promise<void> {
+  const env = process.env;
+  const envPort = env.PI_SERVER_PORT === undefined ? undefined : parsePort(env.PI_SERVER_PORT);
+  const server = await startServer({
+    dataDir: resolveDataDir(opts.dataDir),
+    port: opts.port ?? envPort,
+    host: opts.host ?? env.PI_SERVER_HOST,
+    envToken: env.PI_SERVER_TOKEN || undefined,
+    logLevel: opts.logLevel ?? env.PI_SERVER_LOG_LEVEL ?? "info",
+  });
+  const out = process.stdout;
+  out.write(`pi-server ${SERVER_VERSION} listening on ${server.url} (data dir ${server.dataDir})\n`);
+  if (server.host === "0.0.0.0" || server.host === "::") {
+    for (const ip of lanAddresses()) out.write(`  reachable at http://${ip}:${server.port}\n`);
+  }
+  if (server.generatedToken) {
+    out.write(
+      [
+        "",
+        "Owner token (shown once; only its hash is stored):",
+        `  ${server.generatedToken}`,
+        "",
+        "Connect a client to ws://<host>:" + server.port + "/rpc and send",
+        `  {"v":1,"kind":"request","id":1,"method":"hello","params":{"token":"<token>"}}`,
+        "or pass `Authorization: Bearer <token>` on the WebSocket upgrade.",
+        "",
+      ].join("\n"),
+    );
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    server.log.info({ signal }, "shutting down");
+    const timer = setTimeout(() => process.exit(1), 10_000);
+    timer.unref();
+    void server.close().then(() => process.exit(0));
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("pi-server")
+    .description("Self-hosted server that runs pi coding-agent sessions for remote clients")
+    .version(SERVER_VERSION)
+    .showHelpAfterError();
+
+  program
+    .command("serve", { isDefault: true })
+    .description("start the server (the default command)")
+    .option("-p, --port <n>", "port to listen on (env PI_SERVER_PORT, default 3141)", parsePort)
+    .option("--host <h>", "address to bind (env PI_SERVER_HOST, default 0.0.0.0)")
+    .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
+    .option("--log-level <level>", "pino log level (env PI_SERVER_LOG_LEVEL, default info)")
+    .action(serve);
+
+  const repos = program.command("repos").description("manage the git repositories sessions can use");
+  const reposFile = (dataDir?: string): string => {
+    const paths = dataPaths(resolveDataDir(dataDir));
+    prepareDataDir(paths);
+    return paths.repos;
+  };
+  repos
+    .command("add <path>")
+    .description("register a local git repository")
+    .option("--name <name>", "display name (default: the directory name)")
+    .option("--id <id>", "repo id used by clients (default: derived from the name)")
+    .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
+    .action(async (path: string, o: { name?: string; id?: string; dataDir?: string }) => {
+      const entry = await addRepo(reposFile(o.dataDir), path, { name: o.name, id: o.id });
+      process.stdout.write(`registered ${entry.id}: ${entry.path}\n`);
+    });
+  repos
+    .command("list")
+    .description("list registered repositories and whether each is usable")
+    .option("--json", "print JSON")
+    .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
+    .action(async (o: { json?: boolean; dataDir?: string }) => {
+      const list = await listRepos(reposFile(o.dataDir));
+      if (o.json) process.stdout.write(JSON.stringify({ repos: list }, null, 2) + "\n");
+      else if (list.length === 0)
+        process.stdout.write("no repositories registered; use `pi-server repos add <path>`\n");
+      else
+        for (const r of list)
+          process.stdout.write(`${r.id}\t${r.ok ? "ok" : `ERROR ${r.error}`}\t${r.path}\n`);
+    });
+  repos
+    .command("remove <id>")
+    .description("unregister a repository (its worktrees and branches stay)")
+    .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
+    .action((id: string, o: { dataDir?: string }) => {
+      if (!removeRepo(reposFile(o.dataDir), id)) {
+        process.stderr.write(`no repository with id ${id}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(`removed ${id}\n`);
+    });
+  return program;
+}
+
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    process.stderr.write(`pi-server: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,69 @@
+import { execFile } from "node:child_process";
+
+export class GitError extends Error {
+  constructor(
+    readonly args: string[],
+    readonly stderr: string,
+    readonly exitCode: number | null,
+  ) {
+    super(`git ${args.join(" ")} failed: ${stderr.trim() || `exit ${exitCode}`}`);
+    this.name = "GitError";
+  }
+}
+
+export function git(cwd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      "git",
+      ["-C", cwd, ...args],
+      {
+        env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: 60_000,
+      },
+      (err, stdout, stderr) => {
+        if (err) {
+          const code = typeof err.code === "number" ? err.code : null;
+          reject(new GitError(args, String(stderr || err.message), code));
+        } else resolve(String(stdout));
+      },
+    );
+  });
+}
+
+/** The repository's top-level directory, or undefined when `path` is not inside a git work tree. */
+export async function repoTopLevel(path: string): Promise<string | undefined> {
+  try {
+    return (await git(path, ["rev-parse", "--show-toplevel"])).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export async function hasCommits(repo: string): Promise<boolean> {
+  try {
+    await git(repo, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function worktreeAdd(repo: string, dir: string, branch: string): Promise<void> {
+  await git(repo, ["worktree", "add", "-b", branch, dir, "HEAD"]);
+}
+
+/** Uncommitted changes, untracked files included, as `git status --porcelain` lines. */
+export async function uncommittedChanges(worktree: string): Promise<string[]> {
+  const out = await git(worktree, ["status", "--porcelain", "--untracked-files=all"]);
+  return out.split("\n").filter((l) => l.length > 0);
+}
+
+export async function worktreeRemove(repo: string, dir: string, force: boolean): Promise<void> {
+  await git(repo, ["worktree", "remove", ...(force ? ["--force", "--force"] : []), dir]);
+  await git(repo, ["worktree", "prune"]);
+}
+
+export async function deleteBranch(repo: string, branch: string): Promise<void> {
+  await git(repo, ["branch", "-D", branch]);
+}

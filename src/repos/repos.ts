@@ -1,0 +1,127 @@
+import { readFileSync, statSync } from "node:fs";
+import { basename, isAbsolute, resolve } from "node:path";
+import { writeJsonAtomic } from "../store/atomic.js";
+import { hasCommits, repoTopLevel } from "./git.js";
+
+export interface RepoEntry {
+  id: string;
+  name: string;
+  path: string;
+}
+
+export interface RepoStatus extends RepoEntry {
+  ok: boolean;
+  error?: string;
+}
+
+export class ReposFileError extends Error {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+    this.name = "ReposFileError";
+  }
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * Reads repos.json. A missing file is an empty list; an unreadable file is an error; a bad entry is
+ * kept with `ok: false` and its reason so one typo does not hide the other repos.
+ */
+export function readReposFile(file: string): RepoStatus[] {
+  return readRawEntries(file).map(checkEntry);
+}
+
+function readRawEntries(file: string): unknown[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new ReposFileError(file, (err as Error).message);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ReposFileError(file, `not valid JSON (${(err as Error).message})`);
+  }
+  const list = (data as { repos?: unknown } | null)?.repos;
+  if (typeof data !== "object" || data === null || !Array.isArray(list)) {
+    throw new ReposFileError(file, 'expected {"repos": [{"id", "name", "path"}, ...]}');
+  }
+  return list;
+}
+
+function checkEntry(raw: unknown, i: number, all: unknown[]): RepoStatus {
+  const e = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  const id = typeof e.id === "string" ? e.id : `#${i}`;
+  const path = typeof e.path === "string" ? e.path : "";
+  const name = typeof e.name === "string" && e.name.length > 0 ? e.name : basename(path) || id;
+  const bad = (error: string): RepoStatus => ({ id, name, path, ok: false, error });
+  if (typeof e.id !== "string" || !ID_PATTERN.test(e.id)) {
+    return bad(`entry ${i}: "id" must match ${ID_PATTERN.source}`);
+  }
+  const firstWithId = all.findIndex((o) => (o as { id?: unknown } | null)?.id === id);
+  if (firstWithId !== i) return bad(`entry ${i}: duplicate id "${id}"`);
+  if (typeof e.path !== "string" || !isAbsolute(e.path))
+    return bad(`entry ${i}: "path" must be an absolute path`);
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (!st) return bad(`path ${path} does not exist`);
+  if (!st.isDirectory()) return bad(`path ${path} is not a directory`);
+  return { id, name, path, ok: true };
+}
+
+/** Adds the git checks that need a subprocess; run when listing or before creating a worktree. */
+export async function checkRepo(repo: RepoStatus): Promise<RepoStatus> {
+  if (!repo.ok) return repo;
+  const top = await repoTopLevel(repo.path);
+  if (!top) return { ...repo, ok: false, error: `path ${repo.path} is not a git repository` };
+  if (!(await hasCommits(repo.path))) {
+    return { ...repo, ok: false, error: `repository ${repo.path} has no commits yet; commit once first` };
+  }
+  return repo;
+}
+
+export async function listRepos(file: string): Promise<RepoStatus[]> {
+  return Promise.all(readReposFile(file).map(checkRepo));
+}
+
+function slug(name: string): string {
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "")
+    .slice(0, 48);
+  return s || "repo";
+}
+
+/** Registers a local repository; returns the stored entry. Used by `pi-server repos add`. */
+export async function addRepo(
+  file: string,
+  path: string,
+  opts: { id?: string; name?: string } = {},
+): Promise<RepoEntry> {
+  const top = await repoTopLevel(resolve(path));
+  if (!top) throw new ReposFileError(file, `${resolve(path)} is not inside a git repository`);
+  const raw = readRawEntries(file);
+  const current = raw.map(checkEntry);
+  if (current.some((r) => r.path === top)) throw new ReposFileError(file, `${top} is already registered`);
+  let id = opts.id ?? slug(opts.name ?? basename(top));
+  if (!ID_PATTERN.test(id)) throw new ReposFileError(file, `id "${id}" must match ${ID_PATTERN.source}`);
+  if (opts.id && current.some((r) => r.id === id)) throw new ReposFileError(file, `id "${id}" is taken`);
+  for (let n = 2; current.some((r) => r.id === id); n++) id = `${slug(opts.name ?? basename(top))}-${n}`;
+  const entry: RepoEntry = { id, name: opts.name ?? basename(top), path: top };
+  writeJsonAtomic(file, { repos: [...raw, entry] });
+  return entry;
+}
+
+export function removeRepo(file: string, id: string): boolean {
+  const raw = readRawEntries(file);
+  const kept = raw.filter((o) => (o as { id?: unknown } | null)?.id !== id);
+  if (kept.length === raw.length) return false;
+  writeJsonAtomic(file, { repos: kept });
+  return true;
+}

@@ -1,0 +1,61 @@
+import type * as PiSdk from "@mariozechner/pi-coding-agent";
+import type { Api, Model } from "@mariozechner/pi-ai";
+import type { ModelInfo } from "../protocol/types.js";
+import type { DataPaths } from "../store/paths.js";
+
+export type Sdk = typeof PiSdk;
+export type AgentSession = PiSdk.AgentSession;
+export type AgentSessionEvent = PiSdk.AgentSessionEvent;
+export type PiModel = Model<Api>;
+
+export interface PiRuntime {
+  sdk: Sdk;
+  version: string;
+  authStorage: PiSdk.AuthStorage;
+  modelRegistry: PiSdk.ModelRegistry;
+}
+
+let sdkPromise: Promise<Sdk> | undefined;
+
+/**
+ * The one place the pi SDK is imported. pi resolves some paths (its tool bin dir) when its modules
+ * load, so the agent dir must point into the data dir before the first import; after that the
+ * module is shared by every server in the process.
+ */
+export function importSdk(dataDir: string): Promise<Sdk> {
+  if (!sdkPromise) {
+    process.env.PI_CODING_AGENT_DIR ??= dataDir;
+    sdkPromise = import("@mariozechner/pi-coding-agent");
+  }
+  return sdkPromise;
+}
+
+export async function loadPi(paths: DataPaths): Promise<PiRuntime> {
+  const sdk = await importSdk(paths.root);
+  const authStorage = sdk.AuthStorage.create(paths.auth);
+  const modelRegistry = sdk.ModelRegistry.create(authStorage, paths.models);
+  return { sdk, version: sdk.VERSION, authStorage, modelRegistry };
+}
+
+export function modelInfo(m: PiModel): ModelInfo {
+  return {
+    provider: m.provider,
+    id: m.id,
+    name: m.name,
+    reasoning: m.reasoning,
+    input: [...m.input],
+    contextWindow: m.contextWindow,
+    maxTokens: m.maxTokens,
+  };
+}
+
+export function modelKey(m: PiModel): string {
+  return `${m.provider}/${m.id}`;
+}
+
+/** "provider/modelId" → parts; the model id itself may contain slashes. */
+export function parseModelKey(key: string): { provider: string; modelId: string } | undefined {
+  const slash = key.indexOf("/");
+  if (slash <= 0 || slash === key.length - 1) return undefined;
+  return { provider: key.slice(0, slash), modelId: key.slice(slash + 1) };
+}

@@ -1,0 +1,334 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Logger } from "pino";
+import { ProtocolError } from "../protocol/errors.js";
+import type { ParamsOf } from "../protocol/methods.js";
+import type { ModelInfo, SessionInfo, ThinkingLevel } from "../protocol/types.js";
+import { deleteBranch, git, uncommittedChanges, worktreeAdd, worktreeRemove } from "../repos/git.js";
+import { checkRepo, readReposFile, ReposFileError } from "../repos/repos.js";
+import type { ServerConfig } from "../store/config.js";
+import type { DataPaths } from "../store/paths.js";
+import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
+import { LiveSession } from "./live-session.js";
+import { type PiModel, type PiRuntime, modelInfo, modelKey, parseModelKey } from "./pi.js";
+
+export interface SessionServiceDeps {
+  paths: DataPaths;
+  pi: PiRuntime;
+  index: SessionsIndex;
+  config: () => ServerConfig;
+  limits: { maxSessions: number; replayBufferEvents: number };
+  log: Logger;
+}
+
+/** pi's four default tools; find/grep/ls would try to download helper binaries on first use. */
+const TOOLS = ["read", "bash", "edit", "write"];
+
+function newSessionId(): string {
+  const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
+  const bytes = randomBytes(10);
+  let id = "";
+  for (const b of bytes) id += alphabet[b % alphabet.length];
+  return id;
+}
+
+/** Creates, loads, lists and deletes sessions; the only owner of LiveSession objects. */
+export class SessionService {
+  private readonly live = new Map<string, LiveSession>();
+  private readonly loading = new Map<string, Promise<LiveSession>>();
+  private readonly repoLocks = new Map<string, Promise<unknown>>();
+  private closing = false;
+
+  constructor(private readonly deps: SessionServiceDeps) {
+    const interrupted = deps.index.markInterrupted();
+    if (interrupted.length > 0)
+      deps.log.warn({ sessions: interrupted }, "sessions were running at last shutdown");
+  }
+
+  list(): SessionInfo[] {
+    return this.deps.index.list().map((r) => this.live.get(r.id)?.info() ?? this.offlineInfo(r));
+  }
+
+  availableModels(): ModelInfo[] {
+    const registry = this.deps.pi.modelRegistry;
+    registry.refresh();
+    const err = registry.getError();
+    if (err) this.deps.log.warn({ err }, "models.json could not be loaded");
+    return registry.getAvailable().map(modelInfo);
+  }
+
+  /** A model that exists and has credentials, or a typed error that says which is missing. */
+  findModel(provider: string, modelId: string): PiModel {
+    const registry = this.deps.pi.modelRegistry;
+    registry.refresh();
+    const model = registry.find(provider, modelId);
+    if (!model) {
+      const err = registry.getError();
+      throw new ProtocolError(
+        "not_found",
+        `unknown model ${provider}/${modelId}; get_available_models lists the usable ones${err ? ` (models.json: ${err})` : ""}`,
+      );
+    }
+    if (!registry.hasConfiguredAuth(model)) {
+      throw new ProtocolError(
+        "invalid_request",
+        `no credentials for provider ${provider}: put its API key in ${this.deps.paths.env} or ${this.deps.paths.auth}`,
+      );
+    }
+    return model;
+  }
+
+  private resolveModel(key: string | undefined): PiModel {
+    const chosen = key ?? this.deps.config().defaultModel;
+    if (!chosen) {
+      throw new ProtocolError(
+        "invalid_request",
+        `no model chosen: pass "model" ("provider/modelId") or set defaultModel in ${this.deps.paths.config}`,
+      );
+    }
+    const ref = parseModelKey(chosen);
+    if (!ref)
+      throw new ProtocolError(
+        "invalid_request",
+        `model must be "provider/modelId", got ${JSON.stringify(chosen)}`,
+      );
+    return this.findModel(ref.provider, ref.modelId);
+  }
+
+  async create(params: ParamsOf<"session.create">): Promise<LiveSession> {
+    if (this.closing) throw new ProtocolError("conflict", "server is shutting down");
+    const max = this.deps.limits.maxSessions;
+    if (this.deps.index.count() >= max) {
+      throw new ProtocolError("limit_exceeded", `at most ${max} sessions; delete one first`, {
+        maxSessions: max,
+      });
+    }
+    const model = this.resolveModel(params.model);
+    const repo = params.repoId === undefined ? undefined : await this.findRepo(params.repoId);
+
+    const id = newSessionId();
+    const dir = join(this.deps.paths.sessions, id);
+    const worktree = join(dir, "worktree");
+    mkdirSync(dir, { mode: 0o700 });
+    const branch = repo ? `pi/${id}` : null;
+    try {
+      if (repo) await this.withRepoLock(repo.path, () => worktreeAdd(repo.path, worktree, `pi/${id}`));
+      else mkdirSync(worktree, { mode: 0o700 });
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new ProtocolError("conflict", `could not create the worktree: ${(err as Error).message}`);
+    }
+    const now = Date.now();
+    const record: SessionRecord = {
+      id,
+      name: params.name ?? (repo ? `${repo.name} ${id.slice(0, 6)}` : `scratch ${id.slice(0, 6)}`),
+      repoId: repo?.id ?? null,
+      worktree,
+      branch,
+      model: modelKey(model),
+      thinkingLevel: params.thinkingLevel ?? this.deps.config().defaultThinkingLevel ?? "off",
+      piSessionFile: join(dir, "session.jsonl"),
+      createdAt: now,
+      lastActivity: now,
+      status: "idle",
+      lastSeq: 0,
+    };
+    let live: LiveSession;
+    try {
+      live = await this.load(record, model);
+    } catch (err) {
+      await this.removeWorktree(record, true).catch(() => undefined);
+      if (branch && repo) await deleteBranch(repo.path, branch).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+    record.thinkingLevel = live.agent.thinkingLevel;
+    this.deps.index.insert(record);
+    this.live.set(id, live);
+    return live;
+  }
+
+  /** The loaded session, loading it from its pi file after a restart. */
+  async open(id: string): Promise<LiveSession> {
+    const existing = this.live.get(id);
+    if (existing) return existing;
+    const pending = this.loading.get(id);
+    if (pending) return pending;
+    const record = this.deps.index.get(id);
+    if (!record) throw new ProtocolError("not_found", `no session ${id}`);
+    if (this.closing) throw new ProtocolError("conflict", "server is shutting down");
+    const promise = (async () => {
+      if (!existsSync(record.worktree)) {
+        throw new ProtocolError("conflict", `the worktree of session ${id} is gone (${record.worktree})`);
+      }
+      const live = await this.load(record, this.modelForReopen(record));
+      this.live.set(id, live);
+      return live;
+    })().finally(() => this.loading.delete(id));
+    this.loading.set(id, promise);
+    return promise;
+  }
+
+  /** Never lets pi pick "the first available" model silently: the session's own, else the default. */
+  private modelForReopen(record: SessionRecord): PiModel {
+    const ref = record.model ? parseModelKey(record.model) : undefined;
+    if (ref) {
+      try {
+        return this.findModel(ref.provider, ref.modelId);
+      } catch (err) {
+        if (!this.deps.config().defaultModel) throw err;
+        this.deps.log.warn(
+          { sessionId: record.id, model: record.model },
+          "session model unavailable; using default",
+        );
+      }
+    }
+    return this.resolveModel(undefined);
+  }
+
+  private async load(record: SessionRecord, model: PiModel): Promise<LiveSession> {
+    const { sdk, authStorage, modelRegistry } = this.deps.pi;
+    const agentDir = this.deps.paths.root;
+    const cwd = record.worktree;
+    const settingsManager = sdk.SettingsManager.create(cwd, agentDir);
+    // Extensions found in a repo would run inside the server process, next to its keys: only the
+    // server's own are loaded.
+    const resourceLoader = new sdk.DefaultResourceLoader({
+      cwd,
+      agentDir,
+      settingsManager,
+      noExtensions: true,
+    });
+    await resourceLoader.reload();
+    const sessionManager = sdk.SessionManager.open(record.piSessionFile, dirname(record.piSessionFile), cwd);
+    const { session } = await sdk.createAgentSession({
+      cwd,
+      agentDir,
+      authStorage,
+      modelRegistry,
+      model,
+      thinkingLevel: record.thinkingLevel as ThinkingLevel,
+      tools: TOOLS,
+      resourceLoader,
+      sessionManager,
+      settingsManager,
+    });
+    if (!session.sessionName) session.setSessionName(record.name);
+    return new LiveSession(record, session, {
+      index: this.deps.index,
+      log: this.deps.log,
+      replayLimit: this.deps.limits.replayBufferEvents,
+      findModel: (p, m) => this.findModel(p, m),
+    });
+  }
+
+  private async findRepo(repoId: string): Promise<{ id: string; name: string; path: string }> {
+    let repos;
+    try {
+      repos = readReposFile(this.deps.paths.repos);
+    } catch (err) {
+      if (err instanceof ReposFileError) throw new ProtocolError("internal", err.message);
+      throw err;
+    }
+    const entry = repos.find((r) => r.id === repoId);
+    if (!entry) throw new ProtocolError("not_found", `no repo "${repoId}" in ${this.deps.paths.repos}`);
+    const checked = await checkRepo(entry);
+    if (!checked.ok) throw new ProtocolError("conflict", `repo "${repoId}" cannot be used: ${checked.error}`);
+    return checked;
+  }
+
+  private async withRepoLock<T>(repoPath: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.repoLocks.get(repoPath) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.repoLocks.set(repoPath, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.repoLocks.get(repoPath) === tail) this.repoLocks.delete(repoPath);
+    }
+  }
+
+  async delete(
+    params: ParamsOf<"session.delete">,
+  ): Promise<{ branchKept: string | null; historyKept: string | null }> {
+    const record = this.deps.index.get(params.sessionId);
+    if (!record) throw new ProtocolError("not_found", `no session ${params.sessionId}`);
+    const force = params.force === true;
+    const live = this.live.get(record.id);
+    if (live?.isBusy && !force) {
+      throw new ProtocolError("conflict", "the agent is running; abort it first or pass force");
+    }
+    if (!force && existsSync(record.worktree)) {
+      const changes = record.branch
+        ? await uncommittedChanges(record.worktree)
+        : readdirSync(record.worktree, { recursive: true }).map(String);
+      if (changes.length > 0) {
+        throw new ProtocolError(
+          "conflict",
+          `the worktree has ${changes.length} uncommitted change(s); commit them or pass force`,
+          { changes: changes.slice(0, 50) },
+        );
+      }
+    }
+    const loading = this.loading.get(record.id);
+    if (loading) await loading.catch(() => undefined);
+    await this.live.get(record.id)?.dispose({ type: "session_deleted", payload: {} });
+    this.live.delete(record.id);
+    const repoPath = await this.removeWorktree(record, force);
+    let branchKept = record.branch;
+    if (record.branch && params.deleteBranch && repoPath) {
+      await deleteBranch(repoPath, record.branch);
+      branchKept = null;
+    }
+    const sessionDir = dirname(record.piSessionFile);
+    let historyKept: string | null = existsSync(record.piSessionFile) ? record.piSessionFile : null;
+    if (params.deleteHistory || historyKept === null) {
+      rmSync(sessionDir, { recursive: true, force: true });
+      historyKept = null;
+    }
+    this.deps.index.remove(record.id);
+    return { branchKept, historyKept };
+  }
+
+  /** Removes the worktree directory; returns the main repository's path for git worktrees. */
+  private async removeWorktree(record: SessionRecord, force: boolean): Promise<string | undefined> {
+    if (!existsSync(record.worktree)) return undefined;
+    if (!record.branch) {
+      rmSync(record.worktree, { recursive: true, force: true });
+      return undefined;
+    }
+    const common = (
+      await git(record.worktree, ["rev-parse", "--path-format=absolute", "--git-common-dir"])
+    ).trim();
+    const repoPath = resolve(common, "..");
+    await this.withRepoLock(repoPath, () => worktreeRemove(repoPath, record.worktree, force));
+    return repoPath;
+  }
+
+  private offlineInfo(r: SessionRecord): SessionInfo {
+    return {
+      id: r.id,
+      name: r.name,
+      repoId: r.repoId,
+      worktree: r.worktree,
+      branch: r.branch,
+      model: r.model,
+      thinkingLevel: r.thinkingLevel as ThinkingLevel,
+      piSessionFile: r.piSessionFile,
+      createdAt: r.createdAt,
+      lastActivity: r.lastActivity,
+      status: r.status,
+      loaded: false,
+      seq: r.lastSeq,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.loading.values()]);
+    await Promise.all([...this.live.values()].map((s) => s.dispose()));
+    this.live.clear();
+  }
+}

@@ -1,0 +1,91 @@
+import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** `--data-dir` > `PI_SERVER_DATA_DIR` > `$XDG_DATA_HOME/pi-server` > `~/.local/share/pi-server`. */
+export function resolveDataDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return resolve(flag);
+  if (env.PI_SERVER_DATA_DIR) return resolve(env.PI_SERVER_DATA_DIR);
+  if (env.XDG_DATA_HOME) return resolve(env.XDG_DATA_HOME, "pi-server");
+  return join(homedir(), ".local", "share", "pi-server");
+}
+
+export interface DataPaths {
+  root: string;
+  config: string;
+  env: string;
+  auth: string;
+  models: string;
+  repos: string;
+  identity: string;
+  skills: string;
+  sessions: string;
+  db: string;
+}
+
+export function dataPaths(root: string): DataPaths {
+  return {
+    root,
+    config: join(root, "config.json"),
+    env: join(root, ".env"),
+    auth: join(root, "auth.json"),
+    models: join(root, "models.json"),
+    repos: join(root, "repos.json"),
+    identity: join(root, "identity"),
+    skills: join(root, "skills"),
+    sessions: join(root, "sessions"),
+    db: join(root, "state.db"),
+  };
+}
+
+export interface ModeRepair {
+  path: string;
+  from: number;
+  to: number;
+}
+
+/**
+ * Creates the data dir layout with 0700 dirs, and tightens the modes of what is already there
+ * (dirs 0700, files 0600). Worktrees under sessions/ belong to the user's repos and keep theirs.
+ */
+export function prepareDataDir(paths: DataPaths): ModeRepair[] {
+  const repairs: ModeRepair[] = [];
+  for (const dir of [paths.root, paths.identity, paths.skills, paths.sessions]) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+  const fix = (path: string, want: number): void => {
+    const mode = statSync(path).mode & 0o777;
+    if (mode !== want) {
+      chmodSync(path, want);
+      repairs.push({ path, from: mode, to: want });
+    }
+  };
+  fix(paths.root, 0o700);
+  for (const name of readdirSync(paths.root)) {
+    const full = join(paths.root, name);
+    const st = statSync(full, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) {
+      fix(full, 0o700);
+      if (full === paths.identity) {
+        for (const f of readdirSync(full)) {
+          const p = join(full, f);
+          if (statSync(p).isFile()) fix(p, 0o600);
+        }
+      }
+      if (full === paths.sessions) {
+        for (const s of readdirSync(full)) {
+          const p = join(full, s);
+          if (statSync(p).isDirectory()) fix(p, 0o700);
+        }
+      }
+    } else if (st.isFile()) {
+      fix(full, 0o600);
+    }
+  }
+  return repairs;
+}
+
+export function fileExists(path: string): boolean {
+  return existsSync(path);
+}

@@ -1,0 +1,114 @@
+import type { Db } from "./db.js";
+
+export type IndexedStatus = "idle" | "running" | "interrupted";
+
+export interface SessionRecord {
+  id: string;
+  name: string;
+  repoId: string | null;
+  worktree: string;
+  branch: string | null;
+  /** "provider/modelId" */
+  model: string | null;
+  thinkingLevel: string;
+  piSessionFile: string;
+  createdAt: number;
+  lastActivity: number;
+  status: IndexedStatus;
+  lastSeq: number;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  repo_id: string | null;
+  worktree: string;
+  branch: string | null;
+  model: string | null;
+  thinking_level: string;
+  pi_session_file: string;
+  created_at: number;
+  last_activity: number;
+  status: IndexedStatus;
+  last_seq: number;
+}
+
+function fromRow(r: Row): SessionRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    repoId: r.repo_id,
+    worktree: r.worktree,
+    branch: r.branch,
+    model: r.model,
+    thinkingLevel: r.thinking_level,
+    piSessionFile: r.pi_session_file,
+    createdAt: r.created_at,
+    lastActivity: r.last_activity,
+    status: r.status,
+    lastSeq: r.last_seq,
+  };
+}
+
+/** The sessions table of state.db: what exists, where it lives, and its last known state. */
+export class SessionsIndex {
+  constructor(private readonly db: Db) {}
+
+  insert(s: SessionRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO sessions (id, name, repo_id, worktree, branch, model, thinking_level, pi_session_file,
+           created_at, last_activity, status, last_seq)
+         VALUES (@id, @name, @repoId, @worktree, @branch, @model, @thinkingLevel, @piSessionFile,
+           @createdAt, @lastActivity, @status, @lastSeq)`,
+      )
+      .run(s);
+  }
+
+  get(id: string): SessionRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM sessions WHERE id = ?").get(id) as Row | undefined;
+    return row && fromRow(row);
+  }
+
+  list(): SessionRecord[] {
+    const rows = this.db.prepare("SELECT * FROM sessions ORDER BY last_activity DESC, id").all() as Row[];
+    return rows.map(fromRow);
+  }
+
+  count(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM sessions").get() as { n: number }).n;
+  }
+
+  update(
+    id: string,
+    patch: Partial<
+      Pick<SessionRecord, "name" | "model" | "thinkingLevel" | "status" | "lastActivity" | "lastSeq">
+    >,
+  ): void {
+    const cols: Record<string, string> = {
+      name: "name",
+      model: "model",
+      thinkingLevel: "thinking_level",
+      status: "status",
+      lastActivity: "last_activity",
+      lastSeq: "last_seq",
+    };
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return;
+    const sets = entries.map(([k]) => `${cols[k]} = @${k}`).join(", ");
+    this.db.prepare(`UPDATE sessions SET ${sets} WHERE id = @id`).run({ ...Object.fromEntries(entries), id });
+  }
+
+  remove(id: string): void {
+    this.db.prepare("DELETE FROM sessions WHERE id = ?").run(id);
+  }
+
+  /** Sessions that were running when the process died are not running any more. */
+  markInterrupted(): string[] {
+    const rows = this.db.prepare("SELECT id FROM sessions WHERE status = 'running'").all() as {
+      id: string;
+    }[];
+    this.db.prepare("UPDATE sessions SET status = 'interrupted' WHERE status = 'running'").run();
+    return rows.map((r) => r.id);
+  }
+}

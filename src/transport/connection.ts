@@ -1,0 +1,252 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import type { WebSocket } from "ws";
+import { PROTOCOL_VERSION, RequestFrame, type RequestId } from "../protocol/envelope.js";
+import { CloseCode, type ErrorCode, ProtocolError } from "../protocol/errors.js";
+import { isMethodName, type MethodName, Methods, type ResultOf } from "../protocol/methods.js";
+import type { ServerInfo } from "../protocol/types.js";
+import { checker, type Checker, formatIssues } from "../protocol/validate.js";
+import type { LiveSession, OutboundEvent, Subscription } from "../sessions/live-session.js";
+import type { TokenMatch } from "../store/tokens.js";
+import type { Authenticator } from "./auth.js";
+import type { CallContext, Handlers } from "./handlers.js";
+
+export interface ConnectionOptions {
+  maxFrameBytes: number;
+  helloTimeoutMs: number;
+  heartbeatMs: number;
+  maxBufferedBytes: number;
+}
+
+export interface ConnectionDeps {
+  handlers: Handlers;
+  auth: Authenticator;
+  info: () => ServerInfo;
+  log: Logger;
+  options: ConnectionOptions;
+}
+
+const checkRequest = checker(RequestFrame);
+const paramCheckers = new Map<MethodName, Checker<Methods[MethodName]["params"]>>();
+function paramChecker(method: MethodName): Checker<Methods[MethodName]["params"]> {
+  let c = paramCheckers.get(method);
+  if (!c) {
+    c = checker(Methods[method].params);
+    paramCheckers.set(method, c);
+  }
+  return c;
+}
+
+function idOf(value: unknown): RequestId | null {
+  const id = (value as { id?: unknown } | null)?.id;
+  if (typeof id === "string" && id.length > 0 && id.length <= 128) return id;
+  if (typeof id === "number" && Number.isInteger(id)) return id;
+  return null;
+}
+
+/** One /rpc WebSocket: authentication, validation, dispatch, and the session events it is attached to. */
+export class RpcConnection {
+  readonly id = randomBytes(8).toString("hex");
+  private principal: TokenMatch | undefined;
+  private helloDone = false;
+  private closed = false;
+  private alive = true;
+  private readonly subs = new Map<string, Subscription>();
+  private readonly helloTimer: NodeJS.Timeout;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly deps: ConnectionDeps,
+    headerToken: string | undefined,
+  ) {
+    this.log = deps.log.child({ conn: this.id });
+    ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    ws.on("close", () => this.cleanup());
+    ws.on("error", (err) => this.log.debug({ err }, "socket error"));
+    ws.on("pong", () => (this.alive = true));
+    this.helloTimer = setTimeout(
+      () => this.close(CloseCode.helloTimeout, "no hello in time"),
+      deps.options.helloTimeoutMs,
+    );
+    this.heartbeat = setInterval(() => {
+      if (!this.alive) {
+        this.log.info("no pong; dropping connection");
+        ws.terminate();
+        return;
+      }
+      this.alive = false;
+      ws.ping();
+    }, deps.options.heartbeatMs);
+    this.heartbeat.unref();
+    if (headerToken !== undefined) {
+      this.principal = deps.auth.verify(headerToken);
+      if (!this.principal) {
+        this.sendError(null, "unauthorized", "invalid token");
+        this.close(CloseCode.unauthorized, "unauthorized");
+      }
+    }
+  }
+
+  private attach(live: LiveSession, sinceSeq?: number): Subscription {
+    this.subs.get(live.id)?.close();
+    const sub = live.subscribe(sinceSeq);
+    this.subs.set(live.id, sub);
+    return sub;
+  }
+
+  private detach(sessionId: string): boolean {
+    const sub = this.subs.get(sessionId);
+    if (!sub) return false;
+    sub.close();
+    this.subs.delete(sessionId);
+    return true;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ws.close(code, reason);
+    this.cleanup();
+  }
+
+  private cleanup(): void {
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    clearInterval(this.heartbeat);
+    for (const sub of this.subs.values()) sub.close();
+    this.subs.clear();
+  }
+
+  private send(data: string): void {
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.ws.bufferedAmount > this.deps.options.maxBufferedBytes) {
+      this.log.warn({ buffered: this.ws.bufferedAmount }, "client too slow; dropping connection");
+      this.close(CloseCode.slowConsumer, "send queue full; reconnect and attach with sinceSeq");
+      return;
+    }
+    this.ws.send(data);
+  }
+
+  private sendEvent = (e: OutboundEvent): void => this.send(e.data);
+
+  private sendResult(id: RequestId, result: unknown): void {
+    this.send(JSON.stringify({ v: PROTOCOL_VERSION, kind: "response", id, ok: true, result }));
+  }
+
+  private sendError(id: RequestId | null, code: ErrorCode, message: string, details?: unknown): void {
+    const error = details === undefined ? { code, message } : { code, message, details };
+    this.send(JSON.stringify({ v: PROTOCOL_VERSION, kind: "response", id, ok: false, error }));
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    if (isBinary) {
+      this.sendError(null, "parse_error", "binary frames are not supported; send JSON text");
+      return;
+    }
+    if (data.length > this.deps.options.maxFrameBytes) {
+      this.sendError(null, "limit_exceeded", `frame of ${data.length} bytes exceeds the limit`, {
+        maxFrameBytes: this.deps.options.maxFrameBytes,
+      });
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString("utf8"));
+    } catch (err) {
+      this.sendError(null, "parse_error", `invalid JSON: ${(err as Error).message}`);
+      return;
+    }
+    const checked = checkRequest(raw);
+    if (!checked.ok) {
+      this.sendError(
+        idOf(raw),
+        "invalid_request",
+        `not a v${PROTOCOL_VERSION} request: ${formatIssues(checked.issues)}`,
+      );
+      return;
+    }
+    void this.handle(checked.value);
+  }
+
+  private async handle(req: RequestFrame): Promise<void> {
+    const { id, method } = req;
+    try {
+      if (!this.helloDone) {
+        if (method !== "hello") {
+          if (!this.principal) throw new ProtocolError("unauthorized", "send hello with a valid token first");
+          throw new ProtocolError("invalid_request", "send hello first");
+        }
+      } else if (method === "hello") {
+        throw new ProtocolError("invalid_request", "hello was already sent on this connection");
+      }
+      if (!isMethodName(method)) throw new ProtocolError("unknown_method", `unknown method "${method}"`);
+      const spec = Methods[method];
+      const params = paramChecker(method)(req.params ?? {});
+      if (!params.ok) {
+        throw new ProtocolError(
+          "invalid_request",
+          `invalid params for ${method}: ${formatIssues(params.issues)}`,
+          {
+            issues: params.issues,
+          },
+        );
+      }
+      if (method === "hello") {
+        this.sendResult(id, this.hello(params.value as { token?: string }));
+        return;
+      }
+      if (spec.scoped && req.sessionId === undefined) {
+        throw new ProtocolError("invalid_request", `${method} needs the envelope's sessionId`);
+      }
+      const started: Subscription[] = [];
+      const ctx: CallContext = {
+        sessionId: req.sessionId ?? "",
+        attach: (live, sinceSeq) => {
+          const sub = this.attach(live, sinceSeq);
+          started.push(sub);
+          return sub;
+        },
+        detach: (sessionId) => this.detach(sessionId),
+      };
+      const handler = this.deps.handlers[method] as (
+        p: unknown,
+        c: CallContext,
+      ) => Promise<unknown> | unknown;
+      let result: unknown;
+      try {
+        result = await handler(params.value, ctx);
+      } catch (err) {
+        for (const sub of started) {
+          sub.close();
+          for (const [sid, s] of this.subs) if (s === sub) this.subs.delete(sid);
+        }
+        throw err;
+      }
+      this.sendResult(id, result);
+      for (const sub of started) sub.start(this.sendEvent);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.sendError(id, err.code, err.message, err.details);
+        if (err.code === "unauthorized" && !this.helloDone)
+          this.close(CloseCode.unauthorized, "unauthorized");
+      } else {
+        this.log.error({ err, method }, "request failed");
+        this.sendError(id, "internal", err instanceof Error ? err.message : "internal error");
+      }
+    }
+  }
+
+  private hello(params: { token?: string }): ResultOf<"hello"> {
+    if (!this.principal) {
+      this.principal = this.deps.auth.verify(params.token);
+      if (!this.principal) throw new ProtocolError("unauthorized", "invalid or missing token");
+    }
+    this.helloDone = true;
+    clearTimeout(this.helloTimer);
+    const server = this.deps.info();
+    return { connectionId: this.id, server, capabilities: server.capabilities };
+  }
+}

@@ -1,0 +1,61 @@
+import { ProtocolError } from "../protocol/errors.js";
+import type { MethodName, ParamsOf, ResultOf } from "../protocol/methods.js";
+import { listRepos, ReposFileError } from "../repos/repos.js";
+import type { LiveSession, Subscription } from "../sessions/live-session.js";
+import type { SessionService } from "../sessions/service.js";
+
+/** What a handler may do to the connection that called it. */
+export interface CallContext {
+  /** The envelope's sessionId; present for every method marked `scoped`. */
+  sessionId: string;
+  /** Subscribes the connection; events (replay first) flow once this request's response is sent. */
+  attach(live: LiveSession, sinceSeq?: number): Subscription;
+  detach(sessionId: string): boolean;
+}
+
+export interface HandlerDeps {
+  sessions: SessionService;
+  reposFile: string;
+}
+
+type Handler<M extends MethodName> = (
+  params: ParamsOf<M>,
+  ctx: CallContext,
+) => Promise<ResultOf<M>> | ResultOf<M>;
+export type Handlers = { [M in Exclude<MethodName, "hello">]: Handler<M> };
+
+export function createHandlers({ sessions, reposFile }: HandlerDeps): Handlers {
+  const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
+  return {
+    "repos.list": async () => {
+      try {
+        return { repos: await listRepos(reposFile) };
+      } catch (err) {
+        if (err instanceof ReposFileError) throw new ProtocolError("internal", err.message);
+        throw err;
+      }
+    },
+    "session.create": async (params, ctx) => {
+      const live = await sessions.create(params);
+      ctx.attach(live);
+      return { session: live.info() };
+    },
+    "session.list": () => ({ sessions: sessions.list() }),
+    "session.attach": async (params, ctx) => {
+      const live = await sessions.open(params.sessionId);
+      const sub = ctx.attach(live, params.sinceSeq);
+      return { session: live.info(), seq: live.currentSeq, replay: sub.verdict, replayed: sub.replayCount };
+    },
+    "session.detach": (params, ctx) => ({ detached: ctx.detach(params.sessionId) }),
+    "session.delete": async (params) => ({ deleted: true, ...(await sessions.delete(params)) }),
+    prompt: async (params, ctx) => (await scoped(ctx)).prompt(params),
+    steer: async (params, ctx) => (await scoped(ctx)).queue("steer", params),
+    follow_up: async (params, ctx) => (await scoped(ctx)).queue("follow_up", params),
+    abort: async (_params, ctx) => (await scoped(ctx)).abort(),
+    get_state: async (_params, ctx) => ({ state: (await scoped(ctx)).state() }),
+    get_messages: async (_params, ctx) => ({ messages: (await scoped(ctx)).messages() }),
+    get_available_models: () => ({ models: sessions.availableModels() }),
+    set_model: async (params, ctx) => (await scoped(ctx)).setModel(params.provider, params.modelId),
+    set_thinking_level: async (params, ctx) => (await scoped(ctx)).setThinkingLevel(params.level),
+  };
+}

@@ -1,0 +1,109 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PiClient, type ConnectOptions, type TypedEvent } from "../../src/client/client.js";
+import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
+import { fakeModelsJson, startFakeLlm, type FakeLlm } from "./fake-llm.js";
+
+export const TOKEN = "test-owner-token-0123456789abcdef";
+
+export function tmp(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `pi-server-${prefix}-`));
+}
+
+/** A real git repository with one commit. */
+export function makeRepo(files: Record<string, string> = { "README.md": "# demo\n" }): string {
+  const dir = tmp("repo");
+  const run = (...args: string[]): void => {
+    execFileSync("git", args, { cwd: dir, stdio: "ignore" });
+  };
+  run("init", "-q", "-b", "main");
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(join(dir, name, ".."), { recursive: true });
+    writeFileSync(join(dir, name), content);
+  }
+  run("add", "-A");
+  run("-c", "user.name=Test", "-c", "user.email=test@example.com", "commit", "-q", "-m", "init");
+  return dir;
+}
+
+export interface HarnessOptions {
+  config?: Record<string, unknown>;
+  repos?: Record<string, string>;
+  start?: Partial<StartOptions>;
+}
+
+export interface Harness {
+  llm: FakeLlm;
+  dataDir: string;
+  repo: string;
+  server: RunningServer;
+  connect(opts?: ConnectOptions): Promise<PiClient>;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Fake LLM + a temp data dir configured like a user would (models.json, config.json, repos.json) + the real server. */
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const llm = await startFakeLlm();
+  const dataDir = tmp("data");
+  const repo = makeRepo();
+  writeFileSync(join(dataDir, "models.json"), JSON.stringify(fakeModelsJson(llm)));
+  writeFileSync(
+    join(dataDir, "config.json"),
+    JSON.stringify({ defaultModel: "fake/fake-model", ...opts.config }),
+  );
+  // pi's own retry would turn one scripted HTTP error into several requests.
+  writeFileSync(join(dataDir, "settings.json"), JSON.stringify({ retry: { enabled: false } }));
+  const repos = opts.repos ?? { demo: repo };
+  writeFileSync(
+    join(dataDir, "repos.json"),
+    JSON.stringify({ repos: Object.entries(repos).map(([id, path]) => ({ id, name: id, path })) }),
+  );
+  const clients: PiClient[] = [];
+  const start = (): Promise<RunningServer> =>
+    startServer({ dataDir, port: 0, host: "127.0.0.1", envToken: TOKEN, logLevel: "silent", ...opts.start });
+  const h: Harness = {
+    llm,
+    dataDir,
+    repo,
+    server: await start(),
+    async connect(c = {}) {
+      const client = await PiClient.connect(h.server.url, { token: TOKEN, ...c });
+      clients.push(client);
+      return client;
+    },
+    async restart() {
+      await h.server.close();
+      h.server = await start();
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+      await h.server.close();
+      await llm.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(repo, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+/** Collects every event of one session on one client. */
+export function recordEvents(client: PiClient, sessionId: string): TypedEvent[] {
+  const events: TypedEvent[] = [];
+  client.onEvent((e) => {
+    if (e.sessionId === sessionId) events.push(e);
+  });
+  return events;
+}
+
+export function textOf(message: unknown): string {
+  const content = (message as { content?: unknown }).content;
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content
+    .filter((c): c is { type: "text"; text: string } => (c as { type?: string }).type === "text")
+    .map((c) => c.text)
+    .join("");
+}
