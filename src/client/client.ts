@@ -31,7 +31,10 @@ export type TypedEvent<T extends EventType = EventType> = Omit<EventFrame, "type
   payload: PayloadOf<T>;
 };
 
-type EventListener = (e: TypedEvent) => void;
+/** Any event, discriminated on `type` so `payload` narrows. */
+export type AnyEvent = { [T in EventType]: TypedEvent<T> }[EventType];
+
+type EventListener = (e: AnyEvent) => void;
 
 interface Pending {
   resolve: (value: unknown) => void;
@@ -167,7 +170,7 @@ export class PiClient {
       return;
     }
     if (frame.kind === "event") {
-      for (const l of this.listeners) l(frame as TypedEvent);
+      for (const l of this.listeners) l(frame as AnyEvent);
       return;
     }
     if (frame.kind !== "response") return;

@@ -1,3 +1,4 @@
+import { chmodSync, statSync } from "node:fs";
 import type { ImageContent } from "@mariozechner/pi-ai";
 import type { Logger } from "pino";
 import { PROTOCOL_VERSION } from "../protocol/envelope.js";
@@ -96,6 +97,7 @@ export class LiveSession {
     this.unsubscribePi = agent.subscribe((e) => {
       const ev = translate(e);
       if (ev) this.emit(ev);
+      if (e.type === "message_end" || e.type === "agent_end") this.secureHistoryFile();
       if (e.type === "agent_end") this.touch();
     });
   }
@@ -174,6 +176,19 @@ export class LiveSession {
     this.status = status;
     this.deps.index.update(this.record.id, { status, lastSeq: this.seq });
     this.emit({ type: "session_status", payload: reason ? { status, reason } : { status } });
+  }
+
+  /** pi creates its JSONL lazily with the process umask; the history is the user's, so 0600. */
+  private historySecured = false;
+  private secureHistoryFile(): void {
+    if (this.historySecured) return;
+    try {
+      if ((statSync(this.record.piSessionFile).mode & 0o777) !== 0o600)
+        chmodSync(this.record.piSessionFile, 0o600);
+      this.historySecured = true;
+    } catch {
+      // not written yet
+    }
   }
 
   private touch(): void {

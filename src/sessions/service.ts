@@ -10,7 +10,9 @@ import { checkRepo, readReposFile, ReposFileError } from "../repos/repos.js";
 import type { ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
+import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import { LiveSession } from "./live-session.js";
+import { envFileNames, scrubToolEnv } from "./tool-env.js";
 import { type PiModel, type PiRuntime, modelInfo, modelKey, parseModelKey } from "./pi.js";
 
 export interface SessionServiceDeps {
@@ -202,6 +204,10 @@ export class SessionService {
     });
     await resourceLoader.reload();
     const sessionManager = sdk.SessionManager.open(record.piSessionFile, dirname(record.piSessionFile), cwd);
+    const secretNames = envFileNames(this.deps.paths.env);
+    const bash = sdk.createBashToolDefinition(cwd, {
+      spawnHook: (ctx) => ({ ...ctx, env: scrubToolEnv(ctx.env, secretNames) }),
+    });
     const { session } = await sdk.createAgentSession({
       cwd,
       agentDir,
@@ -210,6 +216,7 @@ export class SessionService {
       model,
       thinkingLevel: record.thinkingLevel as ThinkingLevel,
       tools: TOOLS,
+      customTools: [bash as unknown as PiSdk.ToolDefinition],
       resourceLoader,
       sessionManager,
       settingsManager,

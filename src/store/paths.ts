@@ -76,7 +76,12 @@ export function prepareDataDir(paths: DataPaths): ModeRepair[] {
       if (full === paths.sessions) {
         for (const s of readdirSync(full)) {
           const p = join(full, s);
-          if (statSync(p).isDirectory()) fix(p, 0o700);
+          if (!statSync(p).isDirectory()) continue;
+          fix(p, 0o700);
+          for (const f of readdirSync(p)) {
+            const fp = join(p, f);
+            if (statSync(fp).isFile()) fix(fp, 0o600);
+          }
         }
       }
     } else if (st.isFile()) {

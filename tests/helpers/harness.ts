@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PiClient, type ConnectOptions, type TypedEvent } from "../../src/client/client.js";
+import { PiClient, type ConnectOptions, type AnyEvent } from "../../src/client/client.js";
 import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
 import { fakeModelsJson, startFakeLlm, type FakeLlm } from "./fake-llm.js";
 
@@ -90,8 +90,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 }
 
 /** Collects every event of one session on one client. */
-export function recordEvents(client: PiClient, sessionId: string): TypedEvent[] {
-  const events: TypedEvent[] = [];
+export function recordEvents(client: PiClient, sessionId: string): AnyEvent[] {
+  const events: AnyEvent[] = [];
   client.onEvent((e) => {
     if (e.sessionId === sessionId) events.push(e);
   });

@@ -1,0 +1,250 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeRepo, recordEvents, startHarness, textOf, tmp, type Harness } from "./helpers/harness.js";
+
+let h: Harness;
+let plainDir: string;
+let emptyRepo: string;
+beforeAll(async () => {
+  plainDir = tmp("plain");
+  emptyRepo = tmp("empty-repo");
+  execFileSync("git", ["init", "-q"], { cwd: emptyRepo });
+  h = await startHarness({
+    start: { limits: { maxSessions: 6 } },
+  });
+  const good = h.repo;
+  writeFileSync(
+    join(h.dataDir, "repos.json"),
+    JSON.stringify({
+      repos: [
+        { id: "demo", name: "Demo", path: good },
+        { id: "other", name: "Other", path: makeRepo({ "src/a.ts": "export const a = 1;\n" }) },
+        { id: "ghost", name: "Ghost", path: "/nonexistent/repo" },
+        { id: "plain", name: "Plain", path: plainDir },
+        { id: "empty", name: "Empty", path: emptyRepo },
+        { id: "demo", name: "Dup", path: good },
+        { id: "rel", name: "Relative", path: "relative/path" },
+        { name: "no id", path: good },
+      ],
+    }),
+  );
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const git = (cwd: string, ...args: string[]): string => execFileSync("git", args, { cwd, encoding: "utf8" });
+
+describe("repos", () => {
+  it("reports each bad entry with its reason without hiding the good ones", async () => {
+    const client = await h.connect();
+    const { repos } = await client.request("repos.list", {});
+    const byId = (id: string, i = 0) => repos.filter((r) => r.id === id)[i];
+    expect(byId("demo")).toMatchObject({ ok: true, name: "Demo" });
+    expect(byId("other")).toMatchObject({ ok: true });
+    expect(byId("ghost")).toMatchObject({ ok: false, error: expect.stringContaining("does not exist") });
+    expect(byId("plain")).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("not a git repository"),
+    });
+    expect(byId("empty")).toMatchObject({ ok: false, error: expect.stringContaining("no commits") });
+    expect(byId("demo", 1)).toMatchObject({ ok: false, error: expect.stringContaining("duplicate id") });
+    expect(byId("rel")).toMatchObject({ ok: false, error: expect.stringContaining("absolute") });
+    expect(repos.find((r) => r.name === "no id")).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('"id"'),
+    });
+
+    await expect(client.request("session.create", { repoId: "plain" })).rejects.toMatchObject({
+      code: "conflict",
+      message: expect.stringContaining("not a git repository"),
+    });
+    await expect(client.request("session.create", { repoId: "empty" })).rejects.toMatchObject({
+      code: "conflict",
+    });
+  });
+
+  it("answers internal with the file's problem when repos.json is unreadable", async () => {
+    const file = join(h.dataDir, "repos.json");
+    const good = readFileSync(file, "utf8");
+    writeFileSync(file, "{ nope");
+    const client = await h.connect();
+    await expect(client.request("repos.list", {})).rejects.toMatchObject({
+      code: "internal",
+      message: expect.stringContaining("not valid JSON"),
+    });
+    writeFileSync(file, good);
+    expect((await client.request("repos.list", {})).repos.length).toBe(8);
+  });
+});
+
+describe("session lifecycle", () => {
+  it("survives a restart: listed, re-attached from its pi file with history, model and growing seq", async () => {
+    const client = await h.connect();
+    const { session } = await client.request("session.create", { repoId: "other", name: "persist me" });
+    await client.request("set_model", { provider: "fake", modelId: "fake-model-2" }, session.id);
+    h.llm.enqueue({ kind: "text", text: "remember the number 42" });
+    const ended = client.waitForEvent(session.id, "agent_end");
+    await client.request("prompt", { message: "pick a number" }, session.id);
+    await ended;
+    const before = await client.request("get_messages", {}, session.id);
+    const seqBefore = (await client.request("get_state", {}, session.id)).state.seq;
+    expect(existsSync(session.piSessionFile)).toBe(true);
+
+    await h.restart();
+    const again = await h.connect();
+    const listed = (await again.request("session.list", {})).sessions.find((s) => s.id === session.id);
+    expect(listed).toMatchObject({
+      name: "persist me",
+      model: "fake/fake-model-2",
+      loaded: false,
+      status: "idle",
+    });
+
+    const attached = await again.request("session.attach", { sessionId: session.id });
+    expect(attached.session).toMatchObject({
+      loaded: true,
+      model: "fake/fake-model-2",
+      branch: `pi/${session.id}`,
+    });
+    expect(attached.seq).toBe(seqBefore);
+    const after = await again.request("get_messages", {}, session.id);
+    expect(after.messages).toEqual(before.messages);
+
+    const events = recordEvents(again, session.id);
+    h.llm.enqueue({ kind: "text", text: "it was 42" });
+    const ended2 = again.waitForEvent(session.id, "agent_end");
+    await again.request("prompt", { message: "which number?" }, session.id);
+    await ended2;
+    expect(events[0]!.seq).toBe(seqBefore + 1);
+    const sent = h.llm.requests.at(-1)!.body;
+    expect(sent.model).toBe("fake-model-2");
+    expect(JSON.stringify(sent.messages)).toContain("remember the number 42");
+    expect(textOf((await again.request("get_messages", {}, session.id)).messages.at(-1))).toBe("it was 42");
+  });
+
+  it("refuses to delete a worktree with uncommitted changes unless forced; keeps branch and history", async () => {
+    const client = await h.connect();
+    const watcher = await h.connect();
+    const { session } = await client.request("session.create", { repoId: "demo" });
+    await watcher.request("session.attach", { sessionId: session.id });
+    writeFileSync(join(session.worktree, "wip.txt"), "work in progress\n");
+    const refused = await client
+      .request("session.delete", { sessionId: session.id })
+      .catch((e: unknown) => e as { code: string; details: { changes: string[] } });
+    expect(refused).toMatchObject({ code: "conflict" });
+    expect((refused as { details: { changes: string[] } }).details.changes).toEqual(["?? wip.txt"]);
+    expect(existsSync(join(session.worktree, "wip.txt"))).toBe(true);
+
+    h.llm.enqueue({ kind: "text", text: "hello" });
+    const ended = client.waitForEvent(session.id, "agent_end");
+    await client.request("prompt", { message: "hi" }, session.id);
+    await ended;
+
+    const deletedEvent = watcher.waitForEvent(session.id, "session_deleted");
+    const res = await client.request("session.delete", { sessionId: session.id, force: true });
+    expect(res).toEqual({
+      deleted: true,
+      branchKept: `pi/${session.id}`,
+      historyKept: session.piSessionFile,
+    });
+    await deletedEvent;
+    expect(existsSync(session.worktree)).toBe(false);
+    expect(existsSync(session.piSessionFile)).toBe(true);
+    expect(git(h.repo, "branch", "--list", `pi/${session.id}`)).toContain(`pi/${session.id}`);
+    expect(git(h.repo, "worktree", "list")).not.toContain(session.id);
+    expect((await client.request("session.list", {})).sessions.map((s) => s.id)).not.toContain(session.id);
+    await expect(client.request("get_state", {}, session.id)).rejects.toMatchObject({ code: "not_found" });
+    await expect(client.request("session.delete", { sessionId: session.id })).rejects.toMatchObject({
+      code: "not_found",
+    });
+  });
+
+  it("deletes branch and history when asked", async () => {
+    const client = await h.connect();
+    const { session } = await client.request("session.create", { repoId: "demo" });
+    h.llm.enqueue({ kind: "text", text: "hello" });
+    const ended = client.waitForEvent(session.id, "agent_end");
+    await client.request("prompt", { message: "hi" }, session.id);
+    await ended;
+    const res = await client.request("session.delete", {
+      sessionId: session.id,
+      deleteBranch: true,
+      deleteHistory: true,
+    });
+    expect(res).toEqual({ deleted: true, branchKept: null, historyKept: null });
+    expect(git(h.repo, "branch", "--list", `pi/${session.id}`)).toBe("");
+    expect(existsSync(join(h.dataDir, "sessions", session.id))).toBe(false);
+  });
+
+  it("runs scratch sessions in an empty directory and refuses to drop their files unless forced", async () => {
+    const client = await h.connect();
+    const { session } = await client.request("session.create", {});
+    expect(session).toMatchObject({ repoId: null, branch: null });
+    expect(readdirSync(session.worktree)).toEqual([]);
+    h.llm.enqueue(
+      { kind: "tool_call", name: "bash", args: { command: "pwd > where.txt" } },
+      { kind: "text", text: "done" },
+    );
+    const ended = client.waitForEvent(session.id, "agent_end");
+    await client.request("prompt", { message: "where are you" }, session.id);
+    await ended;
+    expect(readFileSync(join(session.worktree, "where.txt"), "utf8").trim()).toBe(session.worktree);
+    await expect(client.request("session.delete", { sessionId: session.id })).rejects.toMatchObject({
+      code: "conflict",
+    });
+    await client.request("session.delete", { sessionId: session.id, force: true });
+    expect(existsSync(session.worktree)).toBe(false);
+  });
+
+  it("refuses to delete a running session unless forced", async () => {
+    const client = await h.connect();
+    const { session } = await client.request("session.create", {});
+    h.llm.enqueue({ kind: "hang", text: "..." });
+    const delta = client.waitForEvent(
+      session.id,
+      "message_update",
+      (e) => e.payload.delta.type === "text_delta",
+    );
+    await client.request("prompt", { message: "go" }, session.id);
+    await delta;
+    await expect(client.request("session.delete", { sessionId: session.id })).rejects.toMatchObject({
+      code: "conflict",
+    });
+    await client.request("session.delete", { sessionId: session.id, force: true });
+    expect((await client.request("session.list", {})).sessions.map((s) => s.id)).not.toContain(session.id);
+  });
+
+  it("caps the number of sessions with limit_exceeded", async () => {
+    const client = await h.connect();
+    const count = (await client.request("session.list", {})).sessions.length;
+    for (let i = count; i < 6; i++) await client.request("session.create", {});
+    await expect(client.request("session.create", {})).rejects.toMatchObject({
+      code: "limit_exceeded",
+      details: { maxSessions: 6 },
+    });
+  });
+});
+
+describe("data dir", () => {
+  it("keeps dirs 0700 and files 0600, and pi writes nothing to ~/.pi", () => {
+    const check = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        const st = statSync(p);
+        if (name === "worktree") continue;
+        if (st.isDirectory()) {
+          expect([p, st.mode & 0o777]).toEqual([p, 0o700]);
+          check(p);
+        } else expect([p, st.mode & 0o777]).toEqual([p, 0o600]);
+      }
+    };
+    mkdirSync(join(h.dataDir, "skills"), { recursive: true });
+    check(h.dataDir);
+    const home = process.env.PI_SERVER_TEST_HOME;
+    expect(home).toBeTruthy();
+    expect(existsSync(join(home!, ".pi"))).toBe(false);
+  });
+});
