@@ -64,7 +64,7 @@ export function translate(e: AgentSessionEvent): SessionEvent | undefined {
           toolCallId: e.toolCallId,
           toolName: e.toolName,
           result: e.result as unknown,
-          isError: e.isError,
+          isError: e.isError === true,
         },
       };
     case "queue_update":
