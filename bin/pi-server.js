@@ -1,4 +1,2 @@
 #!/usr/bin/env node
-import { run } from "../dist/cli/main.js";
-
-await run(process.argv);
+import "../dist/cli/entry.js";

@@ -10,10 +10,17 @@ import { makeRepo, tmp } from "./helpers/harness.js";
 const BIN = fileURLToPath(new URL("../bin/pi-server.js", import.meta.url));
 const exec = promisify(execFile);
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ stdout: string; stderr: string; code: number }> {
+function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ stdout: string; stderr: string; code: number }> {
   return exec(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }).then(
     (r) => ({ stdout: r.stdout, stderr: r.stderr, code: 0 }),
-    (e: { stdout: string; stderr: string; code: number }) => ({ stdout: e.stdout, stderr: e.stderr, code: e.code }),
+    (e: { stdout: string; stderr: string; code: number }) => ({
+      stdout: e.stdout,
+      stderr: e.stderr,
+      code: e.code,
+    }),
   );
 }
 
@@ -29,7 +36,8 @@ function serve(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}) {
     child.stdout.on("data", (d: Buffer) => {
       out += String(d);
       const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m && out.includes("\n", out.indexOf(m[0]))) setTimeout(() => resolve({ url: m[1]!, output: () => out }), 50);
+      if (m && out.includes("\n", out.indexOf(m[0])))
+        setTimeout(() => resolve({ url: m[1]!, output: () => out }), 50);
     });
     child.stderr.on("data", (d: Buffer) => (out += String(d)));
     void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
@@ -54,7 +62,9 @@ describe("pi-server CLI", () => {
     expect(added).toMatchObject({ code: 0 });
     expect(added.stdout).toContain("registered my-app");
     const listed = await cli(["repos", "list", "--json"], { PI_SERVER_DATA_DIR: dataDir });
-    expect(JSON.parse(listed.stdout)).toEqual({ repos: [{ id: "my-app", name: "My App", path: repo, ok: true }] });
+    expect(JSON.parse(listed.stdout)).toEqual({
+      repos: [{ id: "my-app", name: "My App", path: repo, ok: true }],
+    });
     const dup = await cli(["repos", "add", repo, "--data-dir", dataDir]);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain("already registered");

@@ -220,7 +220,10 @@ describe("session lifecycle", () => {
   it("caps the number of sessions with limit_exceeded", async () => {
     const client = await h.connect();
     const count = (await client.request("session.list", {})).sessions.length;
-    for (let i = count; i < 6; i++) await client.request("session.create", {});
+    for (let i = count; i < 4; i++) await client.request("session.create", {});
+    const racing = await Promise.allSettled([1, 2, 3, 4].map(() => client.request("session.create", {})));
+    expect(racing.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    expect((await client.request("session.list", {})).sessions).toHaveLength(6);
     await expect(client.request("session.create", {})).rejects.toMatchObject({
       code: "limit_exceeded",
       details: { maxSessions: 6 },

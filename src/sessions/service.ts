@@ -41,6 +41,8 @@ export class SessionService {
   private readonly loading = new Map<string, Promise<LiveSession>>();
   private readonly repoLocks = new Map<string, Promise<unknown>>();
   private closing = false;
+  /** Sessions being created, counted against maxSessions before they reach the index. */
+  private creating = 0;
 
   constructor(private readonly deps: SessionServiceDeps) {
     const interrupted = deps.index.markInterrupted();
@@ -101,11 +103,20 @@ export class SessionService {
   async create(params: ParamsOf<"session.create">): Promise<LiveSession> {
     if (this.closing) throw new ProtocolError("conflict", "server is shutting down");
     const max = this.deps.limits.maxSessions;
-    if (this.deps.index.count() >= max) {
+    if (this.deps.index.count() + this.creating >= max) {
       throw new ProtocolError("limit_exceeded", `at most ${max} sessions; delete one first`, {
         maxSessions: max,
       });
     }
+    this.creating++;
+    try {
+      return await this.createCounted(params);
+    } finally {
+      this.creating--;
+    }
+  }
+
+  private async createCounted(params: ParamsOf<"session.create">): Promise<LiveSession> {
     const model = this.resolveModel(params.model);
     const repo = params.repoId === undefined ? undefined : await this.findRepo(params.repoId);
 

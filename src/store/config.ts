@@ -12,6 +12,14 @@ export const ServerConfig = Type.Object(
     defaultThinkingLevel: Type.Optional(
       Type.Union(["off", "minimal", "low", "medium", "high", "xhigh"].map((l) => Type.Literal(l))),
     ),
+    security: Type.Optional(
+      Type.Object(
+        {
+          profile: Type.Optional(Type.Union([Type.Literal("tailscale-permissive"), Type.Literal("strict")])),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     limits: Type.Optional(
       Type.Object(
         {
@@ -88,6 +96,12 @@ export function loadConfig(file: string): ServerConfig {
     return {};
   }
   return parseConfig(text, file);
+}
+
+export type SecurityProfile = "tailscale-permissive" | "strict";
+
+export function securityProfile(config: ServerConfig): SecurityProfile {
+  return config.security?.profile ?? "tailscale-permissive";
 }
 
 export function resolveLimits(config: ServerConfig, overrides: Partial<Limits> = {}): Limits {
