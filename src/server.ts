@@ -6,8 +6,18 @@ import { PROTOCOL_VERSION } from "./protocol/envelope.js";
 import { CloseCode } from "./protocol/errors.js";
 import type { ServerInfo } from "./protocol/types.js";
 import { SessionService } from "./sessions/service.js";
+import { PermissionBroker } from "./sessions/permissions.js";
+import { AuditLog } from "./store/audit.js";
+import { PermissionRequestsStore } from "./store/permission-requests.js";
+import { RulesStore } from "./store/rules.js";
 import { loadPi } from "./sessions/pi.js";
-import { loadConfig, resolveLimits, type Limits } from "./store/config.js";
+import { loadConfig, resolveLimits, securityProfile, type Limits } from "./store/config.js";
+import { loadIdentity, type Identity } from "./pairing/identity.js";
+import { defaultHosts } from "./pairing/hosts.js";
+import { PairingService } from "./pairing/pairing.js";
+import { PairingTokens } from "./store/pairing-tokens.js";
+import { removeRuntime, writeRuntime } from "./store/runtime.js";
+import { loadTls } from "./transport/tls.js";
 import { openDb } from "./store/db.js";
 import { dataPaths, prepareDataDir } from "./store/paths.js";
 import { SessionsIndex } from "./store/sessions-index.js";
@@ -32,6 +42,7 @@ export interface StartOptions {
   logLevel?: string;
   limits?: Partial<Limits>;
   heartbeatMs?: number;
+  pairRateLimit?: number;
 }
 
 export interface RunningServer {
@@ -41,21 +52,45 @@ export interface RunningServer {
   dataDir: string;
   /** Set only on the start that created the owner token: it is shown once and stored hashed. */
   generatedToken: string | undefined;
+  /** SHA-256 of the TLS certificate when serving https. */
+  tlsFingerprint: string | undefined;
+  identity: Identity;
   log: Logger;
   close(): Promise<void>;
 }
 
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+function isLoopback(host: string): boolean {
+  return host === "::1" || host === "localhost" || host.startsWith("127.");
+}
+
 export function createLogger(level = "info"): Logger {
-  return pino({
-    level,
-    redact: {
-      paths: ["req.headers.authorization", "token", "*.token", "params.token"],
-      censor: "[redacted]",
+  return pino(
+    {
+      level,
+      redact: {
+        paths: [
+          "req.headers.authorization",
+          "token",
+          "*.token",
+          "params.token",
+          "pairingToken",
+          "*.pairingToken",
+        ],
+        censor: "[redacted]",
+      },
     },
-  });
+    pino.destination(2),
+  );
 }
 
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  if (opts.envToken !== undefined && opts.envToken.length < 16) {
+    throw new StartupError("PI_SERVER_TOKEN must be at least 16 characters; use a long random value");
+  }
   const log = createLogger(opts.logLevel);
   const paths = dataPaths(opts.dataDir);
   for (const r of prepareDataDir(paths)) {
@@ -65,23 +100,37 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   dotenv.config({ path: paths.env, quiet: true });
   const config = loadConfig(paths.config);
   const limits = resolveLimits(config, opts.limits);
+  const host = opts.host ?? config.host ?? "0.0.0.0";
+  const identity = loadIdentity(paths.identity);
+  const tls = await loadTls(config, paths.identity, defaultHosts());
+  if (securityProfile(config) === "strict" && !tls && !isLoopback(host)) {
+    throw new StartupError(
+      `security.profile "strict" refuses to listen on ${host} without TLS: set tls.mode to "self-signed" or "manual", or bind to 127.0.0.1`,
+    );
+  }
 
   const db = openDb(paths.db);
   const tokens = new TokenStore(db);
-  let generatedToken: string | undefined;
-  if (!tokens.hasOwner() && !opts.envToken) {
-    generatedToken = generateToken();
-    tokens.add("owner", "owner", generatedToken);
-  }
 
   const pi = await loadPi(paths);
+  const index = new SessionsIndex(db);
+  const permissions = new PermissionBroker({
+    rules: new RulesStore(db),
+    audit: new AuditLog(db),
+    requests: new PermissionRequestsStore(db),
+    sessions: index,
+    paths,
+    config: () => loadConfig(paths.config),
+    log,
+  });
   const sessions = new SessionService({
     paths,
     pi,
-    index: new SessionsIndex(db),
+    index,
     config: () => loadConfig(paths.config),
     limits,
     log,
+    permissions,
   });
   const startedAt = Date.now();
   const info = (): ServerInfo => ({
@@ -92,10 +141,25 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     capabilities: CAPABILITIES,
     uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
   });
-  const { fastify, connections } = await buildApp({
-    handlers: createHandlers({ sessions, reposFile: paths.repos }),
+  let revoke: (ids: string[]) => void = () => undefined;
+  const app = await buildApp({
+    handlers: createHandlers({
+      sessions,
+      reposFile: paths.repos,
+      tokens,
+      onRevoked: (ids) => revoke(ids),
+      permissions,
+    }),
     auth: createAuthenticator(tokens, opts.envToken),
     info,
+    identity,
+    pairing: new PairingService(identity, new PairingTokens(db), tokens),
+    guards: {
+      allowedHosts: config.security?.allowedHosts ?? [],
+      allowedOrigins: config.security?.allowedOrigins ?? [],
+    },
+    ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
+    pairRateLimit: opts.pairRateLimit,
     log,
     connection: {
       maxFrameBytes: limits.maxFrameBytes,
@@ -104,27 +168,66 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       maxBufferedBytes: 64 * 1024 * 1024,
     },
   });
-  await fastify.listen({
-    port: opts.port ?? config.port ?? 3141,
-    host: opts.host ?? config.host ?? "0.0.0.0",
-  });
+  const { fastify, connections } = app;
+  revoke = (ids) => app.revoke(ids);
+  try {
+    await fastify.listen({ port: opts.port ?? config.port ?? 3141, host });
+  } catch (err) {
+    await sessions.close();
+    await fastify.close();
+    db.close();
+    throw err;
+  }
+  // Made only once the server is listening, so a failed first start does not swallow the token.
+  let generatedToken: string | undefined;
+  if (!tokens.hasOwner() && !opts.envToken) {
+    generatedToken = generateToken();
+    tokens.add("owner", "owner", generatedToken);
+  }
   const address = fastify.server.address() as AddressInfo;
   const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const scheme = tls ? "https" : "http";
+  writeRuntime(paths.runtime, {
+    pid: process.pid,
+    port: address.port,
+    host: address.address,
+    scheme,
+    ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
+    version: SERVER_VERSION,
+    startedAt,
+  });
+
+  // `pi-server token revoke` runs in another process: notice its commits and drop revoked sockets.
+  let dataVersion = db.pragma("data_version", { simple: true }) as number;
+  const revocationWatch = setInterval(() => {
+    const now = db.pragma("data_version", { simple: true }) as number;
+    if (now === dataVersion) return;
+    dataVersion = now;
+    const gone = [...connections]
+      .map((c) => c.principalId)
+      .filter((id): id is string => id !== undefined && id !== "env" && !tokens.exists(id));
+    if (gone.length > 0) app.revoke(gone);
+  }, 500);
+  revocationWatch.unref();
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost}:${address.port}`,
+    url: `${scheme}://${urlHost}:${address.port}`,
     port: address.port,
     host: address.address,
     dataDir: paths.root,
     generatedToken,
+    tlsFingerprint: tls?.fingerprint,
+    identity,
     log,
     close() {
       closing ??= (async () => {
+        clearInterval(revocationWatch);
         for (const c of connections) c.close(CloseCode.goingAway, "server shutting down");
         await sessions.close();
         await fastify.close();
         db.close();
+        removeRuntime(paths.runtime, process.pid);
       })();
       return closing;
     },

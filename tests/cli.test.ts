@@ -31,6 +31,7 @@ function serve(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
+  let logs = "";
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const ready = new Promise<{ url: string; output: () => string }>((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
@@ -39,10 +40,13 @@ function serve(dataDir: string, extraEnv: NodeJS.ProcessEnv = {}) {
       if (m && out.includes("\n", out.indexOf(m[0])))
         setTimeout(() => resolve({ url: m[1]!, output: () => out }), 50);
     });
-    child.stderr.on("data", (d: Buffer) => (out += String(d)));
+    child.stderr.on("data", (d: Buffer) => {
+      out += String(d);
+      logs += String(d);
+    });
     void exited.then((code) => reject(new Error(`exited ${code}: ${out}`)));
   });
-  return { child, ready, exited };
+  return { child, ready, exited, logs: () => logs };
 }
 
 describe("pi-server CLI", () => {
@@ -68,6 +72,12 @@ describe("pi-server CLI", () => {
     const dup = await cli(["repos", "add", repo, "--data-dir", dataDir]);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain("already registered");
+    const empty = tmp("no-commits");
+    await exec("git", ["init", "-q", empty]);
+    expect(await cli(["repos", "add", empty, "--data-dir", dataDir])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("no commits yet"),
+    });
     const notGit = await cli(["repos", "add", tmp("not-git"), "--data-dir", dataDir]);
     expect(notGit.code).toBe(1);
     expect(notGit.stderr).toContain("not inside a git repository");
@@ -84,7 +94,7 @@ describe("pi-server CLI", () => {
 
   it("serves: prints the owner token once, accepts it, and shuts down cleanly on SIGTERM", async () => {
     const dataDir = tmp("cli-serve");
-    const first = serve(dataDir);
+    const first = serve(dataDir, { PI_SERVER_LOG_LEVEL: "trace" });
     const { url, output } = await first.ready;
     const token = /^\s+([A-Za-z0-9_-]{43})$/m.exec(output())?.[1];
     expect(token, output()).toBeTruthy();
@@ -92,8 +102,23 @@ describe("pi-server CLI", () => {
     const client = await PiClient.connect(url, { token: token! });
     expect((await client.request("repos.list", {})).repos).toEqual([]);
     await client.close();
+    await fetch(`${url}/`, { headers: { authorization: `Bearer ${token!}` } });
+    const invite = JSON.parse((await cli(["pair", "--json", "--data-dir", dataDir])).stdout) as {
+      invite: { pairingToken: string };
+    };
+    const paired = (await (
+      await fetch(`${url}/pair`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ pairingToken: invite.invite.pairingToken }),
+      })
+    ).json()) as { token: string };
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
+    // Logs at trace level saw every request, and no secret.
+    expect(first.logs()).toContain("device paired");
+    for (const secret of [token!, invite.invite.pairingToken, paired.token])
+      expect(first.logs()).not.toContain(secret);
 
     writeFileSync(join(dataDir, "config.json"), JSON.stringify({ defaultModel: "fake/fake-model" }));
     const second = serve(dataDir);
@@ -103,5 +128,133 @@ describe("pi-server CLI", () => {
     await c2.close();
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
+  });
+});
+
+describe("pi-server init, config, env, status", () => {
+  it("init --yes writes a validated config and keys; a bad model is refused", async () => {
+    const dataDir = tmp("cli-init");
+    const { fakeModelsJson } = await import("./helpers/fake-llm.js");
+    writeFileSync(
+      join(dataDir, "models.json"),
+      JSON.stringify(fakeModelsJson({ url: "http://127.0.0.1:9" })),
+    );
+    const ok = await cli([
+      "init",
+      "--yes",
+      "--port",
+      "4100",
+      "--host",
+      "127.0.0.1",
+      "--model",
+      "fake/fake-model",
+      "--profile",
+      "strict",
+      "--tls",
+      "self-signed",
+      "--api-key",
+      "openai=sk-test-123",
+      "--data-dir",
+      dataDir,
+    ]);
+    expect(ok.stderr).toBe("");
+    expect(JSON.parse(readFileSync(join(dataDir, "config.json"), "utf8"))).toEqual({
+      port: 4100,
+      host: "127.0.0.1",
+      defaultModel: "fake/fake-model",
+      security: { profile: "strict" },
+      tls: { mode: "self-signed" },
+    });
+    expect(readFileSync(join(dataDir, ".env"), "utf8")).toBe('OPENAI_API_KEY="sk-test-123"\n');
+    const bad = await cli(["init", "--yes", "--model", "fake/nope", "--data-dir", dataDir]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("not usable");
+    const badProfile = await cli(["init", "--yes", "--profile", "lax", "--data-dir", dataDir]);
+    expect(badProfile.code).toBe(1);
+    expect(badProfile.stderr).toContain('/security/profile: must be one of "tailscale-permissive", "strict"');
+    const exposed = await cli(["init", "--yes", "--host", "0.0.0.0", "--tls", "off", "--data-dir", dataDir]);
+    expect(exposed).toMatchObject({ code: 1, stderr: expect.stringContaining('"strict" needs tls.mode') });
+    const bogusKey = await cli(["init", "--yes", "--api-key", "bogus=1", "--data-dir", dataDir]);
+    expect(bogusKey).toMatchObject({ code: 1, stderr: expect.stringContaining("use a provider") });
+  });
+
+  it("config get/set/unset/validate name the key on error and write atomically", async () => {
+    const dataDir = tmp("cli-config");
+    expect(
+      (await cli(["config", "set", "defaultModel", "anthropic/claude-sonnet-4-5", "--data-dir", dataDir]))
+        .code,
+    ).toBe(0);
+    expect((await cli(["config", "set", "limits.maxSessions", "12", "--data-dir", dataDir])).code).toBe(0);
+    expect((await cli(["config", "get", "limits.maxSessions", "--data-dir", dataDir])).stdout.trim()).toBe(
+      "12",
+    );
+    expect((await cli(["config", "get", "limits.helloTimeoutMs", "--data-dir", dataDir])).stdout.trim()).toBe(
+      "10000",
+    );
+    const badKey = await cli(["config", "set", "limits.maxSession", "3", "--data-dir", dataDir]);
+    expect(badKey).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('unknown config key "limits.maxSession"'),
+    });
+    const badValue = await cli(["config", "set", "port", "high", "--data-dir", dataDir]);
+    expect(badValue).toMatchObject({ code: 1, stderr: expect.stringContaining("/port") });
+    expect(JSON.parse(readFileSync(join(dataDir, "config.json"), "utf8"))).toEqual({
+      defaultModel: "anthropic/claude-sonnet-4-5",
+      limits: { maxSessions: 12 },
+    });
+    expect((await cli(["config", "unset", "limits.maxSessions", "--data-dir", dataDir])).code).toBe(0);
+    expect((await cli(["--data-dir", dataDir, "config", "validate"])).stdout).toContain("is valid");
+    writeFileSync(join(dataDir, "config.json"), '{"tls":{"mode":"sometimes"}}');
+    const invalid = await cli(["config", "validate", "--data-dir", dataDir]);
+    expect(invalid).toMatchObject({ code: 1, stderr: expect.stringContaining("/tls/mode") });
+  });
+
+  it("env init captures the login shell's PATH and chosen variables; env show prints them", async () => {
+    const dataDir = tmp("cli-env");
+    const r = await cli(["env", "init", "--shell", "/bin/bash", "--var", "HOME", "--data-dir", dataDir]);
+    expect(r.code).toBe(0);
+    const saved = JSON.parse(readFileSync(join(dataDir, "host-env.json"), "utf8")) as {
+      PATH: string;
+      vars: object;
+    };
+    expect(saved.PATH).toContain("/usr/bin");
+    expect(saved.vars).toEqual({ HOME: process.env.HOME });
+    expect((await cli(["env", "show", "--data-dir", dataDir])).stdout).toContain("PATH=");
+    expect((await cli(["env", "init", "--var", "BAD-NAME", "--data-dir", dataDir])).code).toBe(1);
+    const secret = await cli(["env", "init", "--var", "GITHUB_TOKEN", "--data-dir", dataDir]);
+    expect(secret).toMatchObject({ code: 1, stderr: expect.stringContaining("looks like a credential") });
+    const unset = await cli([
+      "env",
+      "init",
+      "--shell",
+      "/bin/bash",
+      "--var",
+      "SURELY_NOT_SET_ANYWHERE",
+      "--data-dir",
+      dataDir,
+    ]);
+    expect(unset.stdout).toContain("not set in /bin/bash, so not passed: SURELY_NOT_SET_ANYWHERE");
+    const after = JSON.parse(readFileSync(join(dataDir, "host-env.json"), "utf8")) as { vars: object };
+    expect(after.vars).toEqual({});
+  });
+
+  it("status reports a running server, its sessions and devices", async () => {
+    const dataDir = tmp("cli-status");
+    const stopped = await cli(["status", "--json", "--data-dir", dataDir]);
+    expect(stopped.code).toBe(3);
+    expect(JSON.parse(stopped.stdout)).toMatchObject({ running: false, pairedDevices: 0 });
+    const server = serve(dataDir);
+    const { url } = await server.ready;
+    const st = JSON.parse((await cli(["status", "--json", "--data-dir", dataDir])).stdout) as Record<
+      string,
+      unknown
+    >;
+    expect(st).toMatchObject({ running: true, healthy: true, url, sessions: { total: 0, running: 0 } });
+    expect(typeof st.ownerTokenCreatedAt).toBe("number");
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+    expect(JSON.parse((await cli(["status", "--json", "--data-dir", dataDir])).stdout)).toMatchObject({
+      running: false,
+    });
   });
 });

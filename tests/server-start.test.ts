@@ -6,6 +6,7 @@ import { startServer, type RunningServer } from "../src/server.js";
 import { fakeModelsJson, startFakeLlm } from "./helpers/fake-llm.js";
 import { tmp } from "./helpers/harness.js";
 
+const T = "server-start-token-0123";
 const running: RunningServer[] = [];
 afterEach(async () => {
   await Promise.all(running.splice(0).map((s) => s.close()));
@@ -42,6 +43,20 @@ describe("first start", () => {
     await again.close();
   });
 
+  it("refuses a PI_SERVER_TOKEN too short to be a secret", async () => {
+    await expect(start(tmp("shorttoken"), "short")).rejects.toThrow(/at least 16 characters/);
+  });
+
+  it("does not swallow the owner token when the first start fails", async () => {
+    const dataDir = tmp("busyport");
+    const blocker = await start(tmp("blocker"), T);
+    await expect(
+      startServer({ dataDir, port: blocker.port, host: "127.0.0.1", logLevel: "silent" }),
+    ).rejects.toThrow(/EADDRINUSE/);
+    const ok = await start(dataDir);
+    expect(ok.generatedToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
   it("does not generate a token when PI_SERVER_TOKEN is given, and accepts it", async () => {
     const dataDir = tmp("envtoken");
     const s = await start(dataDir, "env-provided-token-value");
@@ -53,11 +68,11 @@ describe("first start", () => {
 
   it("repairs loose permissions on start", async () => {
     const dataDir = tmp("modes");
-    const s = await start(dataDir, "t");
+    const s = await start(dataDir, T);
     await s.close();
     chmodSync(dataDir, 0o755);
     chmodSync(join(dataDir, "config.json"), 0o644);
-    await start(dataDir, "t");
+    await start(dataDir, T);
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dataDir, "config.json")).mode & 0o777).toBe(0o600);
   });
@@ -65,9 +80,9 @@ describe("first start", () => {
   it("refuses a config.json with an unknown key or a wrong type, naming it", async () => {
     const dataDir = tmp("badcfg");
     writeFileSync(join(dataDir, "config.json"), JSON.stringify({ prot: 1 }));
-    await expect(start(dataDir, "t")).rejects.toThrow(/unknown key "prot"/);
+    await expect(start(dataDir, T)).rejects.toThrow(/unknown key "prot"/);
     writeFileSync(join(dataDir, "config.json"), JSON.stringify({ limits: { maxSessions: "many" } }));
-    await expect(start(dataDir, "t")).rejects.toThrow(/\/limits\/maxSessions/);
+    await expect(start(dataDir, T)).rejects.toThrow(/\/limits\/maxSessions/);
   });
 });
 
@@ -78,8 +93,8 @@ describe("model choice", () => {
     writeFileSync(join(dataDir, "models.json"), JSON.stringify(fakeModelsJson(llm)));
     process.env.OPENAI_API_KEY = "sk-test-not-real";
     try {
-      const s = await start(dataDir, "t");
-      const client = await PiClient.connect(s.url, { token: "t" });
+      const s = await start(dataDir, T);
+      const client = await PiClient.connect(s.url, { token: T });
       const { models } = await client.request("get_available_models", {});
       expect(models.some((m) => m.provider === "openai")).toBe(true);
       await expect(client.request("session.create", {})).rejects.toMatchObject({
@@ -99,8 +114,8 @@ describe("model choice", () => {
     const dataDir = tmp("dotenv");
     writeFileSync(join(dataDir, ".env"), "ANTHROPIC_API_KEY=sk-ant-test-not-real\n");
     try {
-      const s = await start(dataDir, "t");
-      const client = await PiClient.connect(s.url, { token: "t" });
+      const s = await start(dataDir, T);
+      const client = await PiClient.connect(s.url, { token: T });
       const { models } = await client.request("get_available_models", {});
       expect(models.some((m) => m.provider === "anthropic")).toBe(true);
       expect(statSync(join(dataDir, ".env")).mode & 0o777).toBe(0o600);

@@ -2,7 +2,15 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeRepo, recordEvents, startHarness, textOf, tmp, type Harness } from "./helpers/harness.js";
+import {
+  makeRepo,
+  recordEvents,
+  runTurn,
+  startHarness,
+  textOf,
+  tmp,
+  type Harness,
+} from "./helpers/harness.js";
 
 let h: Harness;
 let plainDir: string;
@@ -85,10 +93,7 @@ describe("session lifecycle", () => {
     const client = await h.connect();
     const { session } = await client.request("session.create", { repoId: "other", name: "persist me" });
     await client.request("set_model", { provider: "fake", modelId: "fake-model-2" }, session.id);
-    h.llm.enqueue({ kind: "text", text: "remember the number 42" });
-    const ended = client.waitForEvent(session.id, "agent_end");
-    await client.request("prompt", { message: "pick a number" }, session.id);
-    await ended;
+    await runTurn(h, client, session.id, "pick a number", { kind: "text", text: "remember the number 42" });
     const before = await client.request("get_messages", {}, session.id);
     const seqBefore = (await client.request("get_state", {}, session.id)).state.seq;
     expect(existsSync(session.piSessionFile)).toBe(true);
@@ -114,10 +119,7 @@ describe("session lifecycle", () => {
     expect(after.messages).toEqual(before.messages);
 
     const events = recordEvents(again, session.id);
-    h.llm.enqueue({ kind: "text", text: "it was 42" });
-    const ended2 = again.waitForEvent(session.id, "agent_end");
-    await again.request("prompt", { message: "which number?" }, session.id);
-    await ended2;
+    await runTurn(h, again, session.id, "which number?", { kind: "text", text: "it was 42" });
     expect(events[0]!.seq).toBe(seqBefore + 1);
     const sent = h.llm.requests.at(-1)!.body;
     expect(sent.model).toBe("fake-model-2");
@@ -138,10 +140,7 @@ describe("session lifecycle", () => {
     expect((refused as { details: { changes: string[] } }).details.changes).toEqual(["?? wip.txt"]);
     expect(existsSync(join(session.worktree, "wip.txt"))).toBe(true);
 
-    h.llm.enqueue({ kind: "text", text: "hello" });
-    const ended = client.waitForEvent(session.id, "agent_end");
-    await client.request("prompt", { message: "hi" }, session.id);
-    await ended;
+    await runTurn(h, client, session.id, "hi", { kind: "text", text: "hello" });
 
     const deletedEvent = watcher.waitForEvent(session.id, "session_deleted");
     const res = await client.request("session.delete", { sessionId: session.id, force: true });
@@ -165,10 +164,7 @@ describe("session lifecycle", () => {
   it("deletes branch and history when asked", async () => {
     const client = await h.connect();
     const { session } = await client.request("session.create", { repoId: "demo" });
-    h.llm.enqueue({ kind: "text", text: "hello" });
-    const ended = client.waitForEvent(session.id, "agent_end");
-    await client.request("prompt", { message: "hi" }, session.id);
-    await ended;
+    await runTurn(h, client, session.id, "hi", { kind: "text", text: "hello" });
     const res = await client.request("session.delete", {
       sessionId: session.id,
       deleteBranch: true,
@@ -184,13 +180,14 @@ describe("session lifecycle", () => {
     const { session } = await client.request("session.create", {});
     expect(session).toMatchObject({ repoId: null, branch: null });
     expect(readdirSync(session.worktree)).toEqual([]);
-    h.llm.enqueue(
+    await runTurn(
+      h,
+      client,
+      session.id,
+      "where are you",
       { kind: "tool_call", name: "bash", args: { command: "pwd > where.txt" } },
       { kind: "text", text: "done" },
     );
-    const ended = client.waitForEvent(session.id, "agent_end");
-    await client.request("prompt", { message: "where are you" }, session.id);
-    await ended;
     expect(readFileSync(join(session.worktree, "where.txt"), "utf8").trim()).toBe(session.worktree);
     await expect(client.request("session.delete", { sessionId: session.id })).rejects.toMatchObject({
       code: "conflict",

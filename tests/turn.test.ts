@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startHarness, recordEvents, textOf, TOKEN, type Harness } from "./helpers/harness.js";
+import { startHarness, recordEvents, runTurn, textOf, TOKEN, type Harness } from "./helpers/harness.js";
 
 let h: Harness;
 beforeAll(async () => {
@@ -115,10 +115,7 @@ describe("controlling a running turn", () => {
     expect(await h.llm.waitForRequests(1)).toBeTruthy();
     const before = h.llm.requests.length;
 
-    h.llm.enqueue({ kind: "text", text: "fresh start" });
-    const done = client.waitForEvent(session.id, "agent_end");
-    await client.request("prompt", { message: "go on" }, session.id);
-    await done;
+    await runTurn(h, client, session.id, "go on", { kind: "text", text: "fresh start" });
     expect(h.llm.requests.length).toBe(before + 1);
   });
 
@@ -153,10 +150,7 @@ describe("controlling a running turn", () => {
   it("turns an LLM HTTP error into an assistant message with stopReason error and stays usable", async () => {
     const client = await h.connect();
     const { session } = await client.request("session.create", {});
-    h.llm.enqueue({ kind: "error", status: 500, body: "upstream exploded" });
-    const ended = client.waitForEvent(session.id, "agent_end");
-    await client.request("prompt", { message: "hello?" }, session.id);
-    await ended;
+    await runTurn(h, client, session.id, "hello?", { kind: "error", status: 500, body: "upstream exploded" });
     const { messages } = await client.request("get_messages", {}, session.id);
     const last = messages.at(-1) as { role: string; stopReason: string; errorMessage?: string };
     expect(last.role).toBe("assistant");
@@ -206,10 +200,7 @@ describe("models and thinking", () => {
       client.request("set_model", { provider: "fake", modelId: "gone" }, session.id),
     ).rejects.toMatchObject({ code: "not_found" });
 
-    h.llm.enqueue({ kind: "text", text: "from model one" });
-    const ended = client.waitForEvent(session.id, "agent_end");
-    await client.request("prompt", { message: "which model?" }, session.id);
-    await ended;
+    await runTurn(h, client, session.id, "which model?", { kind: "text", text: "from model one" });
     expect(h.llm.requests.at(-1)!.body.model).toBe("fake-model");
 
     // fake models do not reason, so pi clamps every level to "off"
@@ -230,13 +221,14 @@ describe("secrets stay on the host", () => {
     try {
       const client = await h.connect();
       const { session } = await client.request("session.create", {});
-      h.llm.enqueue(
+      await runTurn(
+        h,
+        client,
+        session.id,
+        "dump env",
         { kind: "tool_call", name: "bash", args: { command: "env > env.txt" } },
         { kind: "text", text: "ok" },
       );
-      const ended = client.waitForEvent(session.id, "agent_end");
-      await client.request("prompt", { message: "dump env" }, session.id);
-      await ended;
       const dumped = readFileSync(join(session.worktree, "env.txt"), "utf8");
       expect(dumped).toContain("PATH=");
       expect(dumped).not.toContain("super-secret-value-123");
@@ -247,6 +239,40 @@ describe("secrets stay on the host", () => {
       delete process.env.MY_PROVIDER_KEY_FOR_TEST;
       delete process.env.SOME_SERVICE_API_KEY;
       rmSync(join(h.dataDir, ".env"));
+    }
+  });
+});
+
+describe("the user's shell environment", () => {
+  it("the agent's bash gets the PATH captured by `pi-server env init`", async () => {
+    const bin = join(h.dataDir, "..", `host-bin-${Date.now()}`);
+    mkdirSync(bin);
+    writeFileSync(join(bin, "hello-from-host"), "#!/bin/sh\necho host tool ran\n", { mode: 0o755 });
+    const hostEnv = {
+      shell: "/bin/sh",
+      capturedAt: Date.now(),
+      PATH: `${bin}:/usr/bin:/bin`,
+      vars: { MY_TOOL_MODE: "fast" },
+    };
+    writeFileSync(join(h.dataDir, "host-env.json"), JSON.stringify(hostEnv));
+    try {
+      const client = await h.connect();
+      const { session } = await client.request("session.create", {});
+      h.llm.enqueue(
+        {
+          kind: "tool_call",
+          name: "bash",
+          args: { command: "hello-from-host > out.txt; echo $MY_TOOL_MODE >> out.txt" },
+        },
+        { kind: "text", text: "ok" },
+      );
+      const ended = client.waitForEvent(session.id, "agent_end");
+      await client.request("prompt", { message: "run the host tool" }, session.id);
+      await ended;
+      expect(readFileSync(join(session.worktree, "out.txt"), "utf8")).toBe("host tool ran\nfast\n");
+    } finally {
+      rmSync(join(h.dataDir, "host-env.json"));
+      rmSync(bin, { recursive: true });
     }
   });
 });

@@ -3,6 +3,11 @@ import { addRepo, listRepos, removeRepo } from "../repos/repos.js";
 import { dataPaths, prepareDataDir, resolveDataDir } from "../store/paths.js";
 import { SERVER_VERSION, startServer } from "../server.js";
 import { networkInterfaces } from "node:os";
+import { resolve } from "node:path";
+import { registerAdminCommands } from "./admin-commands.js";
+import { registerConfigCommands } from "./config-commands.js";
+import { registerInitCommand } from "./init-command.js";
+import { registerPolicyCommands } from "./policy-commands.js";
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -37,7 +42,11 @@ async function serve(opts: {
   const out = process.stdout;
   out.write(`pi-server ${SERVER_VERSION} listening on ${server.url} (data dir ${server.dataDir})\n`);
   if (server.host === "0.0.0.0" || server.host === "::") {
-    for (const ip of lanAddresses()) out.write(`  reachable at http://${ip}:${server.port}\n`);
+    const scheme = server.url.startsWith("https") ? "https" : "http";
+    for (const ip of lanAddresses()) out.write(`  reachable at ${scheme}://${ip}:${server.port}\n`);
+  }
+  if (server.tlsFingerprint) {
+    out.write(`  TLS certificate SHA-256 ${server.tlsFingerprint} (pinned by paired devices)\n`);
   }
   if (server.generatedToken) {
     out.write(
@@ -72,7 +81,13 @@ export function buildProgram(): Command {
     .name("pi-server")
     .description("Self-hosted server that runs pi coding-agent sessions for remote clients")
     .version(SERVER_VERSION)
-    .showHelpAfterError();
+    .option("--data-dir <path>", "data directory for any command (env PI_SERVER_DATA_DIR)")
+    .showHelpAfterError()
+    // `pi-server --data-dir X <command>` works like `pi-server <command> --data-dir X`.
+    .hook("preAction", (root) => {
+      const dataDir = (root.opts() as { dataDir?: string }).dataDir;
+      if (dataDir) process.env.PI_SERVER_DATA_DIR = resolve(dataDir);
+    });
 
   program
     .command("serve", { isDefault: true })
@@ -125,6 +140,10 @@ export function buildProgram(): Command {
       }
       process.stdout.write(`removed ${id}\n`);
     });
+  registerAdminCommands(program);
+  registerConfigCommands(program);
+  registerInitCommand(program);
+  registerPolicyCommands(program);
   return program;
 }
 

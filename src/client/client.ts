@@ -1,4 +1,7 @@
-import WebSocket from "ws";
+import { randomBytes } from "node:crypto";
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from "node:tls";
+import WebSocket, { type ClientOptions } from "ws";
+import { helloChallenge, verifyEd25519 } from "../protocol/invite.js";
 import type { EventFrame, RequestId, ResponseFrame } from "../protocol/envelope.js";
 import { PROTOCOL_VERSION } from "../protocol/envelope.js";
 import type { ErrorCode } from "../protocol/errors.js";
@@ -24,6 +27,15 @@ export interface ConnectOptions {
   clientName?: string;
   /** Reject pending requests after this long (default 60 s). */
   requestTimeoutMs?: number;
+  /** wss:// only: accept exactly the certificate with this SHA-256 (hex, from the invite) instead of a CA chain. */
+  tlsFingerprint?: string;
+  /** The server's Ed25519 public key (base64url, from the invite): hello sends a nonce and checks the signature. */
+  serverPublicKey?: string;
+}
+
+/** The server could not prove it holds the key (or certificate) the client pinned. */
+export class IdentityError extends Error {
+  override name = "IdentityError";
 }
 
 export type TypedEvent<T extends EventType = EventType> = Omit<EventFrame, "type" | "payload"> & {
@@ -51,6 +63,8 @@ export class PiClient {
   /** Responses with `id: null` (unparsable frames), kept for inspection. */
   readonly orphanErrors: { code: ErrorCode; message: string }[] = [];
   connectionId = "";
+  /** The server's answer to hello. */
+  hello: ResultOf<"hello"> | undefined;
   closed: { code: number; reason: string } | undefined;
 
   private constructor(
@@ -72,11 +86,25 @@ export class PiClient {
   /** Opens the socket and performs `hello`. */
   static async connect(url: string, opts: ConnectOptions = {}): Promise<PiClient> {
     const client = await PiClient.open(url, opts);
+    const nonce = opts.serverPublicKey ? randomBytes(24).toString("base64url") : undefined;
     const hello = await client.request("hello", {
       ...(opts.token !== undefined && !opts.tokenInHeader ? { token: opts.token } : {}),
+      ...(nonce ? { nonce } : {}),
       client: { name: opts.clientName ?? "pi-server-client" },
     });
+    if (opts.serverPublicKey && nonce) {
+      const { identity } = hello;
+      const ok =
+        identity.publicKey === opts.serverPublicKey &&
+        identity.signature !== undefined &&
+        verifyEd25519(opts.serverPublicKey, helloChallenge(nonce, identity.serverId), identity.signature);
+      if (!ok) {
+        client.ws.terminate();
+        throw new IdentityError("the server did not prove it holds the paired key");
+      }
+    }
     client.connectionId = hello.connectionId;
+    client.hello = hello;
     return client;
   }
 
@@ -86,8 +114,43 @@ export class PiClient {
     const wsUrl = base.endsWith("/rpc") ? base : `${base.replace(/\/$/, "")}/rpc`;
     const headers: Record<string, string> =
       opts.tokenInHeader && opts.token !== undefined ? { Authorization: `Bearer ${opts.token}` } : {};
-    const ws = new WebSocket(wsUrl, { headers });
+    const pin = opts.tlsFingerprint?.replace(/:/g, "").toLowerCase();
+    const ws = new WebSocket(wsUrl, {
+      headers,
+      ...(pin
+        ? {
+            rejectUnauthorized: false,
+            // Checked when the TLS handshake completes, before the upgrade request leaves.
+            createConnection: ((options: ConnectionOptions) => {
+              const socket = tlsConnect({ ...options, rejectUnauthorized: false });
+              socket.once("secureConnect", () => {
+                const got = socket.getPeerCertificate().fingerprint256?.replace(/:/g, "").toLowerCase();
+                if (got !== pin)
+                  socket.destroy(
+                    new IdentityError(`TLS certificate fingerprint ${got} is not the pinned one`),
+                  );
+              });
+              return socket;
+            }) as unknown as ClientOptions["createConnection"],
+          }
+        : {}),
+    });
     return new Promise((resolve, reject) => {
+      if (pin) {
+        // No CA vouches for a self-signed certificate: the pinned fingerprint is the trust anchor.
+        ws.once("upgrade", (res) => {
+          const cert = (res.socket as TLSSocket).getPeerCertificate?.();
+          const got = cert?.fingerprint256?.replace(/:/g, "").toLowerCase();
+          if (got !== pin) {
+            ws.terminate();
+            reject(
+              new IdentityError(
+                `TLS certificate fingerprint ${got ?? "(none)"} does not match the pinned one`,
+              ),
+            );
+          }
+        });
+      }
       ws.once("open", () => resolve(new PiClient(ws, opts.requestTimeoutMs ?? 60_000)));
       ws.once("error", reject);
     });

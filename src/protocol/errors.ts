@@ -8,6 +8,7 @@ export const ErrorCode = Type.Union([
   Type.Literal("not_found"),
   Type.Literal("conflict"),
   Type.Literal("limit_exceeded"),
+  Type.Literal("forbidden"),
   Type.Literal("internal"),
 ]);
 export type ErrorCode = Static<typeof ErrorCode>;
@@ -50,4 +51,5 @@ export const CloseCode = {
   helloTimeout: 4408,
   protocolViolation: 4400,
   slowConsumer: 4409,
+  tooManyAttempts: 4429,
 } as const;

@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from "typebox";
+import { PermissionRequestEvent, PermissionResolvedEvent } from "./permissions.js";
 import { SessionStatus, ThinkingLevel } from "./types.js";
 
 /**
@@ -79,6 +80,8 @@ export const EventPayloads = {
   session_status: Type.Object({ status: SessionStatus, reason: Type.Optional(Type.String()) }),
   model_changed: Type.Object({ provider: Type.String(), modelId: Type.String() }),
   session_deleted: Type.Object({}),
+  permission_request: PermissionRequestEvent,
+  permission_resolved: PermissionResolvedEvent,
 } satisfies Record<string, TSchema>;
 
 export type EventPayloads = typeof EventPayloads;

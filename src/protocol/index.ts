@@ -2,4 +2,5 @@ export * from "./envelope.js";
 export * from "./errors.js";
 export * from "./events.js";
 export * from "./methods.js";
+export * from "./permissions.js";
 export * from "./types.js";

@@ -1,5 +1,14 @@
 import { Type, type Static, type TSchema } from "typebox";
 import {
+  AuditEntry,
+  PermissionOption,
+  PermissionRequest,
+  Rule,
+  RuleDecision,
+  RuleScope,
+} from "./permissions.js";
+import {
+  DeviceInfo,
   ImageInput,
   ModelInfo,
   ModelRef,
@@ -35,6 +44,8 @@ export const Methods = {
     params: Type.Object(
       {
         token: Type.Optional(Type.String({ maxLength: 512 })),
+        /** Random challenge; the answer carries the server's signature over it (see docs/security.md). */
+        nonce: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })),
         client: Type.Optional(
           Type.Object(
             {
@@ -51,7 +62,30 @@ export const Methods = {
       connectionId: Type.String(),
       server: ServerInfo,
       capabilities: Type.Array(Type.String()),
+      /** Who the caller authenticated as. */
+      principal: Type.Object({
+        kind: Type.Union([Type.Literal("owner"), Type.Literal("device")]),
+        name: Type.String(),
+      }),
+      identity: Type.Object({
+        serverId: Type.String(),
+        publicKey: Type.String(),
+        /** Ed25519 over "pi-server hello v1\n<serverId>\n<nonce>", base64url; present when a nonce was sent. */
+        signature: Type.Optional(Type.String()),
+      }),
     }),
+  }),
+  "devices.list": method({
+    scoped: false,
+    description: "Paired devices (owner only).",
+    params: Empty,
+    result: Type.Object({ devices: Type.Array(DeviceInfo) }),
+  }),
+  "devices.revoke": method({
+    scoped: false,
+    description: "Revoke a paired device by id or name; its open connections close at once (owner only).",
+    params: Type.Object({ device: Type.String({ minLength: 1, maxLength: 200 }) }, Strict),
+    result: Type.Object({ revoked: Type.Array(Type.String()) }),
   }),
   "repos.list": method({
     scoped: false,
@@ -200,6 +234,71 @@ export const Methods = {
       "Set the reasoning level (clamped to what the model supports). Emits thinking_level_changed.",
     params: Type.Object({ level: ThinkingLevel }, Strict),
     result: Type.Object({ level: ThinkingLevel }),
+  }),
+  "permission.respond": method({
+    scoped: false,
+    description:
+      "Answer a pending permission request. The first answer wins; everyone attached gets permission_resolved. A late or unknown id is not_found.",
+    params: Type.Object(
+      { id: Type.String({ minLength: 1, maxLength: 64 }), decision: PermissionOption },
+      Strict,
+    ),
+    result: Type.Object({ id: Type.String(), decision: PermissionOption, rules: Type.Array(Rule) }),
+  }),
+  "permission.list": method({
+    scoped: false,
+    description: "Pending permission requests, of one session or of all.",
+    params: Type.Object({ sessionId: Type.Optional(SessionIdParam) }, Strict),
+    result: Type.Object({ requests: Type.Array(PermissionRequest) }),
+  }),
+  "rules.list": method({
+    scoped: false,
+    description:
+      "Permission rules, built-in hard-deny entries first. With sessionId: only the rules that apply to that session.",
+    params: Type.Object({ sessionId: Type.Optional(SessionIdParam) }, Strict),
+    result: Type.Object({ rules: Type.Array(Rule) }),
+  }),
+  "rules.add": method({
+    scoped: false,
+    description:
+      "Store a permission rule. scope session needs sessionId; scope workspace needs workspace (a repo id) or a sessionId to take it from.",
+    params: Type.Object(
+      {
+        tool: Type.String({ minLength: 1, maxLength: 64 }),
+        match: Type.Optional(Type.String({ minLength: 1, maxLength: 1000 })),
+        decision: RuleDecision,
+        scope: RuleScope,
+        sessionId: Type.Optional(SessionIdParam),
+        workspace: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+        expiresAt: Type.Optional(Type.Integer({ minimum: 0 })),
+        note: Type.Optional(Type.String({ maxLength: 500 })),
+      },
+      Strict,
+    ),
+    result: Type.Object({ rule: Rule }),
+  }),
+  "rules.remove": method({
+    scoped: false,
+    description: "Delete a stored rule. Built-in entries refuse with forbidden.",
+    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, Strict),
+    result: Type.Object({ removed: Rule }),
+  }),
+  "audit.list": method({
+    scoped: false,
+    description: "Policy decisions, newest first. Page with before = the nextBefore of the previous answer.",
+    params: Type.Object(
+      {
+        sessionId: Type.Optional(SessionIdParam),
+        limit: Type.Integer({ minimum: 1, maximum: 1000 }),
+        before: Type.Optional(Type.Integer({ minimum: 1 })),
+      },
+      Strict,
+    ),
+    result: Type.Object({
+      entries: Type.Array(AuditEntry),
+      /** Pass as `before` for the next page; null when this was the last one. */
+      nextBefore: Type.Union([Type.Integer(), Type.Null()]),
+    }),
   }),
 } as const;
 

@@ -105,3 +105,12 @@ export const SessionState = Type.Object({
   branch: Type.Union([Type.String(), Type.Null()]),
 });
 export type SessionState = Static<typeof SessionState>;
+
+export const DeviceInfo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  createdAt: Type.Integer(),
+  lastSeenAt: Type.Union([Type.Integer(), Type.Null()]),
+  lastAddress: Type.Union([Type.String(), Type.Null()]),
+});
+export type DeviceInfo = Static<typeof DeviceInfo>;

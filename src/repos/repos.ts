@@ -104,8 +104,15 @@ export async function addRepo(
   path: string,
   opts: { id?: string; name?: string } = {},
 ): Promise<RepoEntry> {
-  const top = await repoTopLevel(resolve(path));
-  if (!top) throw new ReposFileError(file, `${resolve(path)} is not inside a git repository`);
+  const abs = resolve(path);
+  if (!statSync(abs, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ReposFileError(file, `${abs} does not exist or is not a directory`);
+  }
+  const top = await repoTopLevel(abs);
+  if (!top) throw new ReposFileError(file, `${abs} is not inside a git repository`);
+  if (!(await hasCommits(top))) {
+    throw new ReposFileError(file, `${top} has no commits yet; commit once, then add it`);
+  }
   const raw = readRawEntries(file);
   const current = raw.map(checkEntry);
   if (current.some((r) => r.path === top)) throw new ReposFileError(file, `${top} is already registered`);

@@ -16,6 +16,13 @@ import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
 import { type AgentSession, type PiModel, modelInfo, modelKey } from "./pi.js";
 import { translate } from "./translate.js";
 
+/**
+ * PI_SERVER_BENCH_TIMESTAMPS=1, read once at start, adds a diagnostic `ts` to every event frame (when
+ * the server emitted it, ms, on performance.timeOrigin + performance.now()) so `npm run bench` can
+ * measure the latency the relay adds. Off, `ts` is undefined and JSON.stringify leaves it out.
+ */
+const BENCH_TIMESTAMPS = process.env.PI_SERVER_BENCH_TIMESTAMPS === "1";
+
 /** An event stamped with its seq and serialised once, whatever the number of listeners. */
 export interface OutboundEvent {
   seq: number;
@@ -32,11 +39,14 @@ export type ReplayVerdict = "none" | "ok" | "gap";
 export class Subscription {
   private held: OutboundEvent[] | undefined = [];
   private listener: ((e: OutboundEvent) => void) | undefined;
+  private isClosed = false;
 
   constructor(
     readonly verdict: ReplayVerdict,
     private readonly replay: OutboundEvent[],
     private readonly detach: (s: Subscription) => void,
+    /** Still-pending permission_request events, sent again (same seq) to this connection only. */
+    private readonly resend: OutboundEvent[] = [],
   ) {}
 
   get replayCount(): number {
@@ -49,7 +59,8 @@ export class Subscription {
   }
 
   start(listener: (e: OutboundEvent) => void): void {
-    const pending = [...this.replay, ...(this.held ?? [])];
+    const bySeq = new Map([...this.resend, ...this.replay].map((e) => [e.seq, e]));
+    const pending = [...[...bySeq.values()].sort((a, b) => a.seq - b.seq), ...(this.held ?? [])];
     this.held = undefined;
     this.listener = listener;
     let last = 0;
@@ -59,7 +70,12 @@ export class Subscription {
     }
   }
 
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   close(): void {
+    this.isClosed = true;
     this.held = undefined;
     this.listener = undefined;
     this.detach(this);
@@ -71,6 +87,15 @@ export interface LiveSessionDeps {
   log: Logger;
   replayLimit: number;
   findModel: (provider: string, modelId: string) => PiModel;
+  permissions?: SessionPermissions;
+}
+
+/** The session's side of the permission broker. */
+export interface SessionPermissions {
+  /** permission_request events still waiting for an answer. */
+  pendingFrames(): OutboundEvent[];
+  /** Ends every waiting request of the session as cancelled. */
+  cancel(by: string): void;
 }
 
 function toImages(images: ImageInput[] | undefined): ImageContent[] | undefined {
@@ -86,6 +111,7 @@ export class LiveSession {
   private busy = false;
   private status: SessionStatus;
   private disposed = false;
+  private disposing = false;
 
   constructor(
     private readonly record: SessionRecord,
@@ -132,14 +158,15 @@ export class LiveSession {
     };
   }
 
-  emit(ev: SessionEvent): void {
-    if (this.disposed) return;
+  emit(ev: SessionEvent): OutboundEvent | undefined {
+    if (this.disposed) return undefined;
     const seq = ++this.seq;
     const data = JSON.stringify({
       v: PROTOCOL_VERSION,
       kind: "event",
       sessionId: this.record.id,
       seq,
+      ts: BENCH_TIMESTAMPS ? performance.timeOrigin + performance.now() : undefined,
       type: ev.type,
       payload: ev.payload,
     });
@@ -149,6 +176,7 @@ export class LiveSession {
       if (this.ring.length > this.deps.replayLimit) this.ring.shift();
     }
     for (const s of this.subs) s.push(out);
+    return out;
   }
 
   /**
@@ -166,7 +194,8 @@ export class LiveSession {
         replay = this.ring.filter((e) => e.seq > sinceSeq);
       }
     }
-    const sub = new Subscription(verdict, replay, (s) => this.subs.delete(s));
+    const resend = this.deps.permissions?.pendingFrames() ?? [];
+    const sub = new Subscription(verdict, replay, (s) => this.subs.delete(s), resend);
     this.subs.add(sub);
     return sub;
   }
@@ -247,7 +276,7 @@ export class LiveSession {
         )
         .finally(() => {
           this.busy = false;
-          if (!this.disposed) {
+          if (!this.disposed && !this.disposing) {
             this.setStatus("idle");
             this.touch();
           }
@@ -272,7 +301,10 @@ export class LiveSession {
   async abort(): Promise<ResultOf<"abort">> {
     this.assertOpen();
     const wasBusy = this.busy;
-    const cleared = this.agent.clearQueue();
+    // Nothing queued: no queue_update event (and no seq) for a no-op.
+    const cleared =
+      this.agent.pendingMessageCount > 0 ? this.agent.clearQueue() : { steering: [], followUp: [] };
+    this.deps.permissions?.cancel("abort");
     await this.agent.abort();
     return { aborted: wasBusy, cleared };
   }
@@ -306,7 +338,12 @@ export class LiveSession {
     const model = this.deps.findModel(provider, modelId);
     await this.agent.setModel(model);
     this.record.model = modelKey(model);
-    this.deps.index.update(this.record.id, { model: this.record.model });
+    // pi re-clamps the thinking level to what the new model supports.
+    this.record.thinkingLevel = this.agent.thinkingLevel;
+    this.deps.index.update(this.record.id, {
+      model: this.record.model,
+      thinkingLevel: this.record.thinkingLevel,
+    });
     this.emit({ type: "model_changed", payload: { provider: model.provider, modelId: model.id } });
     return { model: modelInfo(model) };
   }
@@ -321,21 +358,24 @@ export class LiveSession {
 
   /** Stops the agent and releases it; listeners get `final` (if any) as the last event. */
   async dispose(final?: SessionEvent): Promise<void> {
-    if (this.disposed) return;
-    if (this.busy) {
+    if (this.disposed || this.disposing) return;
+    this.disposing = true;
+    const wasBusy = this.busy;
+    this.deps.permissions?.cancel(final?.type === "session_deleted" ? "deleted" : "shutdown");
+    if (wasBusy) {
       this.agent.clearQueue();
       await this.agent
         .abort()
         .catch((err: unknown) => this.deps.log.warn({ err }, "abort on dispose failed"));
     }
+    // A turn cut short by shutdown is reported as interrupted, on the wire and after the restart.
     if (final) this.emit(final);
+    else if (wasBusy) this.setStatus("interrupted", "server shutting down");
+    else if (this.status === "running") this.setStatus("idle");
     this.disposed = true;
     this.unsubscribePi();
     this.agent.dispose();
-    this.deps.index.update(this.record.id, {
-      lastSeq: this.seq,
-      status: this.status === "running" ? "idle" : this.status,
-    });
+    this.deps.index.update(this.record.id, { lastSeq: this.seq, status: this.status });
     for (const s of [...this.subs]) s.close();
   }
 }

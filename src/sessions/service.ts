@@ -11,8 +11,11 @@ import type { ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
+import { gateExtension } from "./gate.js";
 import { LiveSession } from "./live-session.js";
-import { envFileNames, scrubToolEnv } from "./tool-env.js";
+import type { PermissionBroker } from "./permissions.js";
+import { readHostEnv } from "../store/host-env.js";
+import { envFileNames, toolEnv } from "./tool-env.js";
 import { type PiModel, type PiRuntime, modelInfo, modelKey, parseModelKey } from "./pi.js";
 
 export interface SessionServiceDeps {
@@ -22,6 +25,8 @@ export interface SessionServiceDeps {
   config: () => ServerConfig;
   limits: { maxSessions: number; replayBufferEvents: number };
   log: Logger;
+  /** Gates every tool call of every session. */
+  permissions: PermissionBroker;
 }
 
 /** pi's four default tools; find/grep/ls would try to download helper binaries on first use. */
@@ -40,6 +45,7 @@ export class SessionService {
   private readonly live = new Map<string, LiveSession>();
   private readonly loading = new Map<string, Promise<LiveSession>>();
   private readonly repoLocks = new Map<string, Promise<unknown>>();
+  private readonly deleting = new Set<string>();
   private closing = false;
   /** Sessions being created, counted against maxSessions before they reach the index. */
   private creating = 0;
@@ -169,7 +175,7 @@ export class SessionService {
     const pending = this.loading.get(id);
     if (pending) return pending;
     const record = this.deps.index.get(id);
-    if (!record) throw new ProtocolError("not_found", `no session ${id}`);
+    if (!record || this.deleting.has(id)) throw new ProtocolError("not_found", `no session ${id}`);
     if (this.closing) throw new ProtocolError("conflict", "server is shutting down");
     const promise = (async () => {
       if (!existsSync(record.worktree)) {
@@ -207,17 +213,31 @@ export class SessionService {
     const settingsManager = sdk.SettingsManager.create(cwd, agentDir);
     // Extensions found in a repo would run inside the server process, next to its keys: only the
     // server's own are loaded.
+    // The gate exists before the session it guards; it finds the session once it is built.
+    const ref: { live?: LiveSession } = {};
+    const gate = gateExtension(this.deps.permissions, () => {
+      const live = ref.live;
+      if (!live) return undefined;
+      return {
+        id: record.id,
+        workspace: record.repoId,
+        worktree: record.worktree,
+        emit: (ev) => live.emit(ev),
+      };
+    });
     const resourceLoader = new sdk.DefaultResourceLoader({
       cwd,
       agentDir,
       settingsManager,
       noExtensions: true,
+      extensionFactories: [gate],
     });
     await resourceLoader.reload();
     const sessionManager = sdk.SessionManager.open(record.piSessionFile, dirname(record.piSessionFile), cwd);
     const secretNames = envFileNames(this.deps.paths.env);
+    const hostEnv = readHostEnv(this.deps.paths.hostEnv);
     const bash = sdk.createBashToolDefinition(cwd, {
-      spawnHook: (ctx) => ({ ...ctx, env: scrubToolEnv(ctx.env, secretNames) }),
+      spawnHook: (ctx) => ({ ...ctx, env: toolEnv(ctx.env, secretNames, hostEnv, join(agentDir, "bin")) }),
     });
     const { session } = await sdk.createAgentSession({
       cwd,
@@ -233,12 +253,14 @@ export class SessionService {
       settingsManager,
     });
     if (!session.sessionName) session.setSessionName(record.name);
-    return new LiveSession(record, session, {
+    ref.live = new LiveSession(record, session, {
       index: this.deps.index,
       log: this.deps.log,
       replayLimit: this.deps.limits.replayBufferEvents,
       findModel: (p, m) => this.findModel(p, m),
+      permissions: this.deps.permissions.forSession(record.id),
     });
+    return ref.live;
   }
 
   private async findRepo(repoId: string): Promise<{ id: string; name: string; path: string }> {
@@ -272,7 +294,9 @@ export class SessionService {
     params: ParamsOf<"session.delete">,
   ): Promise<{ branchKept: string | null; historyKept: string | null }> {
     const record = this.deps.index.get(params.sessionId);
-    if (!record) throw new ProtocolError("not_found", `no session ${params.sessionId}`);
+    if (!record || this.deleting.has(record.id)) {
+      throw new ProtocolError("not_found", `no session ${params.sessionId}`);
+    }
     const force = params.force === true;
     const live = this.live.get(record.id);
     if (live?.isBusy && !force) {
@@ -290,6 +314,19 @@ export class SessionService {
         );
       }
     }
+    this.deleting.add(record.id);
+    try {
+      return await this.removeSession(record, params, force);
+    } finally {
+      this.deleting.delete(record.id);
+    }
+  }
+
+  private async removeSession(
+    record: SessionRecord,
+    params: ParamsOf<"session.delete">,
+    force: boolean,
+  ): Promise<{ branchKept: string | null; historyKept: string | null }> {
     const loading = this.loading.get(record.id);
     if (loading) await loading.catch(() => undefined);
     await this.live.get(record.id)?.dispose({ type: "session_deleted", payload: {} });
@@ -307,6 +344,7 @@ export class SessionService {
       historyKept = null;
     }
     this.deps.index.remove(record.id);
+    this.deps.permissions.forgetSession(record.id);
     return { branchKept, historyKept };
   }
 

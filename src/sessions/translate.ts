@@ -32,11 +32,11 @@ export function translate(e: AgentSessionEvent): SessionEvent | undefined {
     case "agent_start":
       return { type: "agent_start", payload: {} };
     case "agent_end":
-      return { type: "agent_end", payload: { messageCount: e.messages.length } };
+      return { type: "agent_end", payload: { messageCount: e.messages?.length ?? 0 } };
     case "turn_start":
       return { type: "turn_start", payload: {} };
     case "turn_end":
-      return { type: "turn_end", payload: { toolResultCount: e.toolResults.length } };
+      return { type: "turn_end", payload: { toolResultCount: e.toolResults?.length ?? 0 } };
     case "message_start":
       return { type: "message_start", payload: { message: e.message } };
     case "message_update":

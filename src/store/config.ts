@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Type, type Static } from "typebox";
 import { Compile } from "typebox/compile";
+import { describeErrors } from "../protocol/validate.js";
 import { writeJsonAtomic } from "./atomic.js";
 
 export const ServerConfig = Type.Object(
@@ -16,6 +17,31 @@ export const ServerConfig = Type.Object(
       Type.Object(
         {
           profile: Type.Optional(Type.Union([Type.Literal("tailscale-permissive"), Type.Literal("strict")])),
+          /** Extra host names the server may be reached by (beyond IPs, localhost, this machine's name, *.ts.net). */
+          allowedHosts: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+          /** Extra browser origins allowed to call the server (e.g. "https://app.example.com"). */
+          allowedOrigins: Type.Optional(Type.Array(Type.String({ pattern: "^https?://" }))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Optional(
+            Type.Union([Type.Literal("off"), Type.Literal("self-signed"), Type.Literal("manual")]),
+          ),
+          certFile: Type.Optional(Type.String({ minLength: 1 })),
+          keyFile: Type.Optional(Type.String({ minLength: 1 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    permissions: Type.Optional(
+      Type.Object(
+        {
+          /** How long a permission request waits for an answer before the tool call is denied. */
+          timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 24 * 60 * 60 * 1000 })),
         },
         { additionalProperties: false },
       ),
@@ -64,14 +90,32 @@ const configValidator = Compile(ServerConfig);
 
 /** Names the offending key, e.g. `/limits/maxSessions: must be integer`. */
 export function configIssues(value: unknown): string[] {
-  return configValidator.Errors(value).map((e) => {
-    const where = e.instancePath === "" ? "(top level)" : e.instancePath;
-    if (e.keyword === "additionalProperties") {
-      const extra = (e.params as { additionalProperties: string[] }).additionalProperties;
-      return `${where}: unknown key ${extra.map((k) => JSON.stringify(k)).join(", ")}`;
-    }
-    return `${where}: ${e.message}`;
-  });
+  const shape = describeErrors(configValidator.Errors(value)).map(
+    (i) =>
+      `${i.path === "/" ? "(top level)" : i.path}: ${i.message.replace(/^unknown property/, "unknown key")}`,
+  );
+  return shape.length > 0 ? shape : combinationIssues(value as ServerConfig);
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === "::1" || host === "localhost" || host.startsWith("127.");
+}
+
+/** Settings that are each valid but cannot work together. */
+function combinationIssues(config: ServerConfig): string[] {
+  const issues: string[] = [];
+  const host = config.host ?? "0.0.0.0";
+  if (
+    securityProfile(config) === "strict" &&
+    (config.tls?.mode ?? "off") === "off" &&
+    !isLoopbackHost(host)
+  ) {
+    issues.push(`/security/profile: "strict" needs tls.mode "self-signed" or "manual" to listen on ${host}`);
+  }
+  if (config.tls?.mode === "manual" && (!config.tls.certFile || !config.tls.keyFile)) {
+    issues.push(`/tls: mode "manual" needs certFile and keyFile`);
+  }
+  return issues;
 }
 
 export function parseConfig(text: string, file: string): ServerConfig {
@@ -102,6 +146,12 @@ export type SecurityProfile = "tailscale-permissive" | "strict";
 
 export function securityProfile(config: ServerConfig): SecurityProfile {
   return config.security?.profile ?? "tailscale-permissive";
+}
+
+export const DEFAULT_PERMISSION_TIMEOUT_MS = 10 * 60 * 1000;
+
+export function permissionTimeoutMs(config: ServerConfig): number {
+  return config.permissions?.timeoutMs ?? DEFAULT_PERMISSION_TIMEOUT_MS;
 }
 
 export function resolveLimits(config: ServerConfig, overrides: Partial<Limits> = {}): Limits {

@@ -28,6 +28,60 @@ const MIGRATIONS: string[] = [
      last_seq INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX sessions_by_activity ON sessions (last_activity DESC);`,
+  `CREATE TABLE rules (
+     id TEXT PRIMARY KEY,
+     tool TEXT NOT NULL,
+     match TEXT,
+     decision TEXT NOT NULL CHECK (decision IN ('allow', 'ask', 'deny')),
+     scope TEXT NOT NULL CHECK (scope IN ('session', 'workspace', 'global')),
+     session_id TEXT,
+     workspace TEXT,
+     expires_at INTEGER,
+     created_at INTEGER NOT NULL,
+     created_by TEXT NOT NULL,
+     note TEXT
+   );
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     session_id TEXT,
+     tool_call_id TEXT,
+     tool TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     layer TEXT NOT NULL,
+     rule_id TEXT,
+     decision TEXT NOT NULL CHECK (decision IN ('allow', 'ask', 'deny')),
+     decided_by TEXT NOT NULL,
+     reason TEXT,
+     request_id TEXT
+   );
+   CREATE INDEX audit_by_session ON audit (session_id, id);
+   CREATE TABLE permission_requests (
+     id TEXT PRIMARY KEY,
+     session_id TEXT NOT NULL,
+     tool_call_id TEXT NOT NULL,
+     tool TEXT NOT NULL,
+     input TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     reason TEXT NOT NULL,
+     options TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('pending', 'resolved')),
+     decision TEXT,
+     resolved_by TEXT,
+     resolved_at INTEGER
+   );
+   CREATE INDEX permission_requests_pending ON permission_requests (status, session_id);`,
+  `CREATE TABLE pairing_tokens (
+     id TEXT PRIMARY KEY,
+     hash TEXT NOT NULL UNIQUE,
+     device_name TEXT,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER
+   );
+   ALTER TABLE tokens ADD COLUMN last_address TEXT;`,
 ];
 
 export function openDb(file: string): Db {

@@ -21,6 +21,10 @@ export interface DataPaths {
   skills: string;
   sessions: string;
   db: string;
+  /** Written while the server runs: pid, address, scheme; read by `pi-server status` and `pair`. */
+  runtime: string;
+  /** The login shell's PATH and chosen variables for the agent's tools (`pi-server env init`). */
+  hostEnv: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -35,6 +39,8 @@ export function dataPaths(root: string): DataPaths {
     skills: join(root, "skills"),
     sessions: join(root, "sessions"),
     db: join(root, "state.db"),
+    runtime: join(root, "server.json"),
+    hostEnv: join(root, "host-env.json"),
   };
 }
 

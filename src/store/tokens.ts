@@ -9,6 +9,14 @@ export interface TokenMatch {
   name: string;
 }
 
+export interface DeviceRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+  lastSeenAt: number | null;
+  lastAddress: string | null;
+}
+
 export function hashToken(token: string): Buffer {
   return createHash("sha256").update(token, "utf8").digest();
 }
@@ -42,7 +50,7 @@ export class TokenStore {
   }
 
   /** Compares against every stored hash so the time taken does not depend on which one matches. */
-  verify(token: string): TokenMatch | undefined {
+  verify(token: string, address?: string): TokenMatch | undefined {
     const presented = hashToken(token);
     const rows = this.db.prepare("SELECT id, kind, name, hash FROM tokens").all() as TokenRow[];
     let found: TokenRow | undefined;
@@ -51,7 +59,63 @@ export class TokenStore {
       if (stored.length === presented.length && timingSafeEqual(stored, presented) && !found) found = row;
     }
     if (!found) return undefined;
-    this.db.prepare("UPDATE tokens SET last_used_at = ? WHERE id = ?").run(Date.now(), found.id);
+    this.db
+      .prepare("UPDATE tokens SET last_used_at = ?, last_address = COALESCE(?, last_address) WHERE id = ?")
+      .run(Date.now(), address ?? null, found.id);
     return { id: found.id, kind: found.kind, name: found.name };
+  }
+
+  exists(id: string): boolean {
+    return this.db.prepare("SELECT 1 FROM tokens WHERE id = ?").get(id) !== undefined;
+  }
+
+  devices(): DeviceRecord[] {
+    const rows = this.db
+      .prepare(
+        "SELECT id, name, created_at, last_used_at, last_address FROM tokens WHERE kind = 'device' ORDER BY created_at",
+      )
+      .all() as {
+      id: string;
+      name: string;
+      created_at: number;
+      last_used_at: number | null;
+      last_address: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      createdAt: r.created_at,
+      lastSeenAt: r.last_used_at,
+      lastAddress: r.last_address,
+    }));
+  }
+
+  /** Revokes a device by id or by name; returns the ids removed. */
+  revokeDevice(idOrName: string): string[] {
+    const rows = this.db
+      .prepare("SELECT id FROM tokens WHERE kind = 'device' AND (id = ? OR name = ?)")
+      .all(idOrName, idOrName) as { id: string }[];
+    const del = this.db.prepare("DELETE FROM tokens WHERE id = ?");
+    this.db.transaction(() => rows.forEach((r) => del.run(r.id)))();
+    return rows.map((r) => r.id);
+  }
+
+  /** Replaces every owner token with a new one (and, with `allDevices`, revokes every device). */
+  rotateOwner(allDevices: boolean): string {
+    const token = generateToken();
+    this.db.transaction(() => {
+      this.db
+        .prepare(`DELETE FROM tokens WHERE kind = 'owner'${allDevices ? " OR kind = 'device'" : ""}`)
+        .run();
+      this.add("owner", "owner", token);
+    })();
+    return token;
+  }
+
+  ownerCreatedAt(): number | undefined {
+    const row = this.db.prepare("SELECT MAX(created_at) AS t FROM tokens WHERE kind = 'owner'").get() as {
+      t: number | null;
+    };
+    return row.t ?? undefined;
   }
 }

@@ -1,23 +1,51 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
 import Fastify, { type FastifyInstance, LogController, type RawServerDefault } from "fastify";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
+import { Type } from "typebox";
+import type { Identity } from "../pairing/identity.js";
+import type { PairingService } from "../pairing/pairing.js";
+import { CloseCode, ProtocolError } from "../protocol/errors.js";
 import type { ServerInfo } from "../protocol/types.js";
+import { checker, formatIssues } from "../protocol/validate.js";
 import { type Authenticator, bearerToken } from "./auth.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
+import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./guards.js";
 import type { Handlers } from "./handlers.js";
 
 export interface AppDeps {
   handlers: Handlers;
   auth: Authenticator;
   info: () => ServerInfo;
+  identity: Identity;
+  pairing: PairingService;
+  guards: GuardOptions;
   log: Logger;
   connection: ConnectionOptions;
+  https?: { key: string; cert: string };
+  /** POST /pair attempts allowed per address per minute. */
+  pairRateLimit?: number;
 }
 
 export interface App {
   fastify: FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
   connections: Set<RpcConnection>;
+  /** Closes every open connection authenticated with one of these tokens. */
+  revoke(tokenIds: string[]): void;
+}
+
+const PairBody = Type.Object(
+  {
+    pairingToken: Type.String({ minLength: 1, maxLength: 512 }),
+    deviceName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+  },
+  { additionalProperties: false },
+);
+const checkPairBody = checker(PairBody);
+
+function errorBody(code: string, message: string, details?: unknown): { error: Record<string, unknown> } {
+  return { error: details === undefined ? { code, message } : { code, message, details } };
 }
 
 /** HTTP routes and the /rpc WebSocket. */
@@ -25,9 +53,38 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const fastify = Fastify({
     loggerInstance: deps.log,
     logController: new LogController({ disableRequestLogging: (req) => req.url === "/health" }),
-    bodyLimit: 1024 * 1024,
-  });
+    bodyLimit: 64 * 1024,
+    // Shutdown must not wait on a client that keeps a socket open.
+    forceCloseConnections: true,
+    ...(deps.https ? { https: deps.https } : {}),
+  }) as unknown as FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
   const connections = new Set<RpcConnection>();
+  const throttle = new AuthThrottle();
+
+  // Before anything else, WebSocket upgrades included: refuse foreign Hosts (DNS rebinding) and
+  // foreign Origins (cross-site requests from a page in the user's own browser).
+  fastify.addHook("onRequest", async (req, reply) => {
+    const host = req.headers.host;
+    let refusal: string | undefined;
+    if (!hostAllowed(host, deps.guards)) refusal = `host ${JSON.stringify(host ?? "")} is not allowed`;
+    else if (!originAllowed(req.headers.origin, host, deps.guards)) {
+      refusal = `origin ${req.headers.origin} is not allowed`;
+    }
+    if (refusal === undefined) return;
+    if (req.headers.upgrade !== undefined) {
+      // An upgrade socket is no longer an HTTP connection Fastify would close on shutdown: answer
+      // and end it here.
+      const body = JSON.stringify(errorBody("unauthorized", refusal));
+      reply.hijack();
+      req.raw.socket.end(
+        `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      return reply;
+    }
+    return reply.code(403).send(errorBody("unauthorized", refusal));
+  });
+
+  await fastify.register(rateLimit, { global: false });
   await fastify.register(websocket, {
     // Frames between maxFrameBytes and this hard cap get a typed `limit_exceeded` answer; past it
     // ws closes the socket with 1009.
@@ -37,28 +94,99 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   fastify.get("/health", async () => ({ ok: true }));
 
   fastify.get("/", async (req, reply) => {
-    if (!deps.auth.verify(bearerToken(req.headers.authorization))) {
+    if (throttle.blocked(req.ip)) {
       return reply
-        .code(401)
-        .send({ error: { code: "unauthorized", message: "Authorization: Bearer <token> required" } });
+        .code(429)
+        .send(errorBody("limit_exceeded", "too many failed authentications; wait a minute"));
+    }
+    const presented = bearerToken(req.headers.authorization);
+    if (!deps.auth.verify(presented, req.ip)) {
+      throttle.fail(req.ip);
+      const why = presented === undefined ? "Authorization: Bearer <token> required" : "invalid token";
+      return reply.code(401).send(errorBody("unauthorized", why));
     }
     return deps.info();
   });
+
+  fastify.post(
+    "/pair",
+    {
+      config: {
+        rateLimit: {
+          max: deps.pairRateLimit ?? 10,
+          timeWindow: 60_000,
+          // Thrown to the error handler below, which shapes it like every other error.
+          errorResponseBuilder: (_req, ctx) => ({
+            statusCode: 429,
+            message: `too many pairing attempts; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+          }),
+        },
+      },
+    },
+    async (req, reply) => {
+      const body = checkPairBody(req.body);
+      if (!body.ok) {
+        return reply.code(400).send(errorBody("invalid_request", formatIssues(body.issues)));
+      }
+      try {
+        const result = deps.pairing.pair(body.value.pairingToken, body.value.deviceName);
+        deps.log.info(
+          { deviceId: result.deviceId, device: result.deviceName, address: req.ip },
+          "device paired",
+        );
+        return result;
+      } catch (err) {
+        if (err instanceof ProtocolError)
+          return reply.code(401).send(errorBody(err.code, err.message, err.details));
+        throw err;
+      }
+    },
+  );
 
   fastify.get("/rpc", { websocket: true }, (socket, req) => {
     const header = req.headers.authorization;
     const conn = new RpcConnection(
       socket,
-      { handlers: deps.handlers, auth: deps.auth, info: deps.info, log: deps.log, options: deps.connection },
+      {
+        handlers: deps.handlers,
+        auth: deps.auth,
+        info: deps.info,
+        identity: deps.identity,
+        throttle,
+        log: deps.log,
+        options: deps.connection,
+      },
       header === undefined ? undefined : (bearerToken(header) ?? ""),
+      req.ip,
     );
     connections.add(conn);
     socket.on("close", () => connections.delete(conn));
   });
 
-  fastify.setNotFoundHandler((_req, reply) => {
-    void reply.code(404).send({ error: { code: "not_found", message: "no such route" } });
+  // Fastify's own errors (bad content type, unparsable body, …) in the server's error shape.
+  fastify.setErrorHandler((err: { statusCode?: number; message: string }, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      req.log.error({ err }, "request failed");
+      return reply.code(500).send(errorBody("internal", "internal error"));
+    }
+    const code = status === 429 ? "limit_exceeded" : status === 401 ? "unauthorized" : "invalid_request";
+    return reply.code(status).send(errorBody(code, err.message));
   });
 
-  return { fastify, connections };
+  fastify.setNotFoundHandler((_req, reply) => {
+    void reply.code(404).send(errorBody("not_found", "no such route"));
+  });
+
+  return {
+    fastify,
+    connections,
+    revoke(tokenIds) {
+      const ids = new Set(tokenIds);
+      for (const c of connections) {
+        if (c.principalId !== undefined && ids.has(c.principalId))
+          c.close(CloseCode.unauthorized, "token revoked");
+      }
+    },
+  };
 }

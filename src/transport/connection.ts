@@ -3,12 +3,15 @@ import type { Logger } from "pino";
 import type { WebSocket } from "ws";
 import { PROTOCOL_VERSION, RequestFrame, type RequestId } from "../protocol/envelope.js";
 import { CloseCode, type ErrorCode, ProtocolError } from "../protocol/errors.js";
-import { isMethodName, type MethodName, Methods, type ResultOf } from "../protocol/methods.js";
+import { isMethodName, type MethodName, Methods, type ParamsOf, type ResultOf } from "../protocol/methods.js";
 import type { ServerInfo } from "../protocol/types.js";
 import { checker, type Checker, formatIssues } from "../protocol/validate.js";
 import type { LiveSession, OutboundEvent, Subscription } from "../sessions/live-session.js";
 import type { TokenMatch } from "../store/tokens.js";
+import type { Identity } from "../pairing/identity.js";
+import { helloChallenge } from "../protocol/invite.js";
 import type { Authenticator } from "./auth.js";
+import type { AuthThrottle } from "./guards.js";
 import type { CallContext, Handlers } from "./handlers.js";
 
 export interface ConnectionOptions {
@@ -22,6 +25,8 @@ export interface ConnectionDeps {
   handlers: Handlers;
   auth: Authenticator;
   info: () => ServerInfo;
+  identity: Identity;
+  throttle: AuthThrottle;
   log: Logger;
   options: ConnectionOptions;
 }
@@ -60,6 +65,7 @@ export class RpcConnection {
     private readonly ws: WebSocket,
     private readonly deps: ConnectionDeps,
     headerToken: string | undefined,
+    readonly address: string,
   ) {
     this.log = deps.log.child({ conn: this.id });
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
@@ -81,12 +87,30 @@ export class RpcConnection {
     }, deps.options.heartbeatMs);
     this.heartbeat.unref();
     if (headerToken !== undefined) {
-      this.principal = deps.auth.verify(headerToken);
+      try {
+        this.principal = this.authenticate(headerToken);
+      } catch {
+        this.principal = undefined;
+      }
       if (!this.principal) {
         this.sendError(null, "unauthorized", "invalid token");
         this.close(CloseCode.unauthorized, "unauthorized");
       }
     }
+  }
+
+  /** The token id this connection authenticated with, once it has. */
+  get principalId(): string | undefined {
+    return this.principal?.id;
+  }
+
+  private authenticate(token: string | undefined): TokenMatch | undefined {
+    if (this.deps.throttle.blocked(this.address)) {
+      throw new ProtocolError("limit_exceeded", "too many failed authentications; wait a minute");
+    }
+    const match = this.deps.auth.verify(token, this.address);
+    if (!match) this.deps.throttle.fail(this.address);
+    return match;
   }
 
   private attach(live: LiveSession, sinceSeq?: number): Subscription {
@@ -98,7 +122,10 @@ export class RpcConnection {
 
   private detach(sessionId: string): boolean {
     const sub = this.subs.get(sessionId);
-    if (!sub) return false;
+    if (!sub || sub.closed) {
+      this.subs.delete(sessionId);
+      return false;
+    }
     sub.close();
     this.subs.delete(sessionId);
     return true;
@@ -195,14 +222,17 @@ export class RpcConnection {
         );
       }
       if (method === "hello") {
-        this.sendResult(id, this.hello(params.value as { token?: string }));
+        this.sendResult(id, this.hello(params.value as ParamsOf<"hello">));
         return;
       }
       if (spec.scoped && req.sessionId === undefined) {
         throw new ProtocolError("invalid_request", `${method} needs the envelope's sessionId`);
       }
       const started: Subscription[] = [];
+      const principal = this.principal;
+      if (!principal) throw new ProtocolError("unauthorized", "not authenticated");
       const ctx: CallContext = {
+        principal,
         sessionId: req.sessionId ?? "",
         attach: (live, sinceSeq) => {
           const sub = this.attach(live, sinceSeq);
@@ -230,23 +260,41 @@ export class RpcConnection {
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.sendError(id, err.code, err.message, err.details);
-        if (err.code === "unauthorized" && !this.helloDone)
+        if (!this.helloDone && err.code === "unauthorized")
           this.close(CloseCode.unauthorized, "unauthorized");
+        if (!this.helloDone && err.code === "limit_exceeded") {
+          this.close(CloseCode.tooManyAttempts, "too many failed authentications");
+        }
       } else {
-        this.log.error({ err, method }, "request failed");
-        this.sendError(id, "internal", err instanceof Error ? err.message : "internal error");
+        // Raw errors can carry host paths or subprocess output: the details go to the log only.
+        const ref = randomBytes(4).toString("hex");
+        this.log.error({ err, method, ref }, "request failed");
+        this.sendError(id, "internal", `internal error (ref ${ref}; see the server log)`);
       }
     }
   }
 
-  private hello(params: { token?: string }): ResultOf<"hello"> {
+  private hello(params: ParamsOf<"hello">): ResultOf<"hello"> {
     if (!this.principal) {
-      this.principal = this.deps.auth.verify(params.token);
+      this.principal = this.authenticate(params.token);
       if (!this.principal) throw new ProtocolError("unauthorized", "invalid or missing token");
     }
     this.helloDone = true;
     clearTimeout(this.helloTimer);
     const server = this.deps.info();
-    return { connectionId: this.id, server, capabilities: server.capabilities };
+    const { serverId, publicKey } = this.deps.identity;
+    return {
+      connectionId: this.id,
+      server,
+      capabilities: server.capabilities,
+      principal: { kind: this.principal.kind, name: this.principal.name },
+      identity: {
+        serverId,
+        publicKey,
+        ...(params.nonce !== undefined && {
+          signature: this.deps.identity.sign(helloChallenge(params.nonce, serverId)),
+        }),
+      },
+    };
   }
 }

@@ -2,10 +2,14 @@ import { ProtocolError } from "../protocol/errors.js";
 import type { MethodName, ParamsOf, ResultOf } from "../protocol/methods.js";
 import { listRepos, ReposFileError } from "../repos/repos.js";
 import type { LiveSession, Subscription } from "../sessions/live-session.js";
+import type { PermissionBroker } from "../sessions/permissions.js";
 import type { SessionService } from "../sessions/service.js";
+import type { TokenMatch, TokenStore } from "../store/tokens.js";
 
 /** What a handler may do to the connection that called it. */
 export interface CallContext {
+  /** Who is calling: the owner or a paired device. */
+  principal: TokenMatch;
   /** The envelope's sessionId; present for every method marked `scoped`. */
   sessionId: string;
   /** Subscribes the connection; events (replay first) flow once this request's response is sent. */
@@ -16,6 +20,16 @@ export interface CallContext {
 export interface HandlerDeps {
   sessions: SessionService;
   reposFile: string;
+  tokens: TokenStore;
+  /** Closes the open connections of revoked tokens. */
+  onRevoked: (tokenIds: string[]) => void;
+  permissions: PermissionBroker;
+}
+
+function ownerOnly(ctx: CallContext): void {
+  if (ctx.principal.kind !== "owner") {
+    throw new ProtocolError("unauthorized", "only the owner token may manage devices");
+  }
 }
 
 type Handler<M extends MethodName> = (
@@ -24,7 +38,13 @@ type Handler<M extends MethodName> = (
 ) => Promise<ResultOf<M>> | ResultOf<M>;
 export type Handlers = { [M in Exclude<MethodName, "hello">]: Handler<M> };
 
-export function createHandlers({ sessions, reposFile }: HandlerDeps): Handlers {
+export function createHandlers({
+  sessions,
+  reposFile,
+  tokens,
+  onRevoked,
+  permissions,
+}: HandlerDeps): Handlers {
   const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
   return {
     "repos.list": async () => {
@@ -41,6 +61,17 @@ export function createHandlers({ sessions, reposFile }: HandlerDeps): Handlers {
       return { session: live.info() };
     },
     "session.list": () => ({ sessions: sessions.list() }),
+    "devices.list": (_params, ctx) => {
+      ownerOnly(ctx);
+      return { devices: tokens.devices() };
+    },
+    "devices.revoke": (params, ctx) => {
+      ownerOnly(ctx);
+      const revoked = tokens.revokeDevice(params.device);
+      if (revoked.length === 0) throw new ProtocolError("not_found", `no device "${params.device}"`);
+      onRevoked(revoked);
+      return { revoked };
+    },
     "session.attach": async (params, ctx) => {
       const live = await sessions.open(params.sessionId);
       const sub = ctx.attach(live, params.sinceSeq);
@@ -57,5 +88,21 @@ export function createHandlers({ sessions, reposFile }: HandlerDeps): Handlers {
     get_available_models: () => ({ models: sessions.availableModels() }),
     set_model: async (params, ctx) => (await scoped(ctx)).setModel(params.provider, params.modelId),
     set_thinking_level: async (params, ctx) => (await scoped(ctx)).setThinkingLevel(params.level),
+    ...permissionHandlers(permissions),
+  };
+}
+
+type PermissionMethod =
+  "permission.respond" | "permission.list" | "rules.list" | "rules.add" | "rules.remove" | "audit.list";
+
+function permissionHandlers(permissions: PermissionBroker): Pick<Handlers, PermissionMethod> {
+  return {
+    "permission.respond": (params, ctx) =>
+      permissions.respond(params.id, params.decision, ctx.principal.name),
+    "permission.list": (params) => ({ requests: permissions.list(params.sessionId) }),
+    "rules.list": (params) => ({ rules: permissions.listRules(params) }),
+    "rules.add": (params, ctx) => ({ rule: permissions.addRule(params, ctx.principal.name) }),
+    "rules.remove": (params) => ({ removed: permissions.removeRule(params.id) }),
+    "audit.list": (params) => permissions.auditList(params),
   };
 }

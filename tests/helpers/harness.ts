@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PiClient, type ConnectOptions, type AnyEvent } from "../../src/client/client.js";
 import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
-import { fakeModelsJson, startFakeLlm, type FakeLlm } from "./fake-llm.js";
+import { fakeModelsJson, startFakeLlm, type FakeLlm, type FakeStep } from "./fake-llm.js";
 
 export const TOKEN = "test-owner-token-0123456789abcdef";
 
@@ -106,4 +106,18 @@ export function textOf(message: unknown): string {
     .filter((c): c is { type: "text"; text: string } => (c as { type?: string }).type === "text")
     .map((c) => c.text)
     .join("");
+}
+
+/** Scripts the LLM with `steps`, sends `message`, and resolves when the whole run has ended. */
+export async function runTurn(
+  h: Pick<Harness, "llm">,
+  client: PiClient,
+  sessionId: string,
+  message: string,
+  ...steps: FakeStep[]
+): Promise<void> {
+  h.llm.enqueue(...steps);
+  const ended = client.waitForEvent(sessionId, "agent_end");
+  await client.request("prompt", { message }, sessionId);
+  await ended;
 }

@@ -1,0 +1,209 @@
+import { request as httpsRequest } from "node:https";
+import type { TLSSocket } from "node:tls";
+import type { Command } from "commander";
+import QRCode from "qrcode";
+import { defaultHosts } from "../pairing/hosts.js";
+import { loadIdentity } from "../pairing/identity.js";
+import { inviteLinks, PairingService } from "../pairing/pairing.js";
+import { encodeInvite } from "../protocol/invite.js";
+import { securityProfile } from "../store/config.js";
+import { PairingTokens } from "../store/pairing-tokens.js";
+import { processAlive, readRuntime, type RuntimeInfo } from "../store/runtime.js";
+import { TokenStore } from "../store/tokens.js";
+import { loadTls } from "../transport/tls.js";
+import {
+  ago,
+  CliError,
+  cliConfig,
+  cliPaths,
+  DATA_DIR_OPTION,
+  parseDuration,
+  print,
+  withDb,
+} from "./context.js";
+
+/** Invite lifetimes per profile: strict keeps the window short. */
+const TTL = {
+  "tailscale-permissive": { default: 5 * 60_000, max: 60 * 60_000 },
+  strict: { default: 2 * 60_000, max: 5 * 60_000 },
+} as const;
+
+function runningServer(runtimeFile: string): RuntimeInfo | undefined {
+  const rt = readRuntime(runtimeFile);
+  return rt && processAlive(rt.pid) ? rt : undefined;
+}
+
+/** GET /health, pinning the certificate fingerprint when the server speaks TLS. */
+async function probeHealth(rt: RuntimeInfo): Promise<boolean> {
+  const host = rt.host === "0.0.0.0" || rt.host === "::" ? "127.0.0.1" : rt.host;
+  const hostPart = host.includes(":") ? `[${host}]` : host;
+  if (rt.scheme === "http") {
+    try {
+      const res = await fetch(`http://${hostPart}:${rt.port}/health`, { signal: AbortSignal.timeout(3000) });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+  return new Promise((resolve) => {
+    const req = httpsRequest(
+      { host, port: rt.port, path: "/health", rejectUnauthorized: false, timeout: 3000 },
+      (res) => {
+        const cert = (res.socket as TLSSocket).getPeerCertificate();
+        const fp = cert.fingerprint256?.replace(/:/g, "").toLowerCase();
+        res.resume();
+        resolve(res.statusCode === 200 && (!rt.tlsFingerprint || fp === rt.tlsFingerprint));
+      },
+    );
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+export function registerAdminCommands(program: Command): void {
+  program
+    .command("pair")
+    .description("make a single-use, signed pairing invite and show it as a QR code")
+    .option("--host <h...>", "address(es) the phone should use (default: LAN and Tailscale IPs, hostname)")
+    .option("--name <device>", "name for the device that pairs")
+    .option("--ttl <duration>", "how long the invite is valid (default 5m; 2m with the strict profile)")
+    .option("--json", "print the invite as JSON for scripts")
+    .option(...DATA_DIR_OPTION)
+    .action(async (o: { host?: string[]; name?: string; ttl?: string; json?: boolean; dataDir?: string }) => {
+      const paths = cliPaths(o.dataDir);
+      const config = cliConfig(paths);
+      const limits = TTL[securityProfile(config)];
+      const ttlMs = o.ttl === undefined ? limits.default : parseDuration(o.ttl);
+      if (ttlMs <= 0 || ttlMs > limits.max) {
+        throw new CliError(
+          `--ttl must be between 1s and ${limits.max / 60_000}m with the ${securityProfile(config)} profile`,
+        );
+      }
+      const rt = runningServer(paths.runtime);
+      const tls = rt ? undefined : await loadTls(config, paths.identity, defaultHosts());
+      const identity = loadIdentity(paths.identity);
+      const signed = withDb(paths, (db) =>
+        new PairingService(identity, new PairingTokens(db), new TokenStore(db)).createInvite({
+          hosts: o.host ?? defaultHosts(),
+          port: rt?.port ?? config.port ?? 3141,
+          scheme: rt?.scheme ?? (tls ? "https" : "http"),
+          tlsFingerprint: rt?.tlsFingerprint ?? tls?.fingerprint,
+          ttlMs,
+          deviceName: o.name,
+        }),
+      );
+      const links = inviteLinks(signed);
+      if (o.json) {
+        print(JSON.stringify({ ...signed, encoded: encodeInvite(signed), links }, null, 2));
+        return;
+      }
+      print(await QRCode.toString(links.app, { type: "terminal", small: true }));
+      print(`Scan with the pi-server app, or open on the phone:`);
+      print(`  ${links.web}`);
+      print(`App link: ${links.app}`);
+      print(
+        `Server id ${signed.invite.serverId}; valid until ${new Date(signed.invite.expiresAt).toLocaleString()}, once.`,
+      );
+      if (!rt) print("Note: the server is not running; start it before the invite expires.");
+    });
+
+  const token = program.command("token").description("owner token and paired devices");
+  token
+    .command("rotate")
+    .description("replace the owner token (prints the new one once); --all also revokes every device")
+    .option("--all", "also revoke every paired device")
+    .option(...DATA_DIR_OPTION)
+    .action((o: { all?: boolean; dataDir?: string }) => {
+      const paths = cliPaths(o.dataDir);
+      const fresh = withDb(paths, (db) => new TokenStore(db).rotateOwner(o.all === true));
+      print("New owner token (shown once; only its hash is stored):");
+      print(`  ${fresh}`);
+      print(o.all ? "Every paired device was revoked." : "Paired devices keep working.");
+      if (runningServer(paths.runtime))
+        print("Connections using a revoked token are closed within a second.");
+    });
+  token
+    .command("list")
+    .description("paired devices: name, created, last seen, last address")
+    .option("--json", "print JSON")
+    .option(...DATA_DIR_OPTION)
+    .action((o: { json?: boolean; dataDir?: string }) => {
+      const paths = cliPaths(o.dataDir);
+      const { devices, ownerSince } = withDb(paths, (db) => {
+        const store = new TokenStore(db);
+        return { devices: store.devices(), ownerSince: store.ownerCreatedAt() };
+      });
+      if (o.json) {
+        print(JSON.stringify({ ownerTokenCreatedAt: ownerSince ?? null, devices }, null, 2));
+        return;
+      }
+      print(
+        `owner token: ${ownerSince ? `created ${ago(ownerSince)}` : "none (set PI_SERVER_TOKEN or start the server)"}`,
+      );
+      if (devices.length === 0) print("no paired devices; pair one with `pi-server pair`");
+      for (const d of devices) {
+        print(
+          `${d.id}  ${d.name}  created ${ago(d.createdAt)}  last seen ${d.lastSeenAt ? ago(d.lastSeenAt) : "never"}  ${d.lastAddress ?? ""}`.trimEnd(),
+        );
+      }
+    });
+  token
+    .command("revoke <device>")
+    .description("revoke a paired device (by id or name); its open connections are closed")
+    .option(...DATA_DIR_OPTION)
+    .action((device: string, o: { dataDir?: string }) => {
+      const paths = cliPaths(o.dataDir);
+      const ids = withDb(paths, (db) => new TokenStore(db).revokeDevice(device));
+      if (ids.length === 0) throw new CliError(`no paired device "${device}" (see pi-server token list)`);
+      print(`revoked ${ids.join(", ")}`);
+    });
+
+  program
+    .command("status")
+    .description("is the server running, where, and what it holds")
+    .option("--json", "print JSON")
+    .option(...DATA_DIR_OPTION)
+    .action(async (o: { json?: boolean; dataDir?: string }) => {
+      const paths = cliPaths(o.dataDir);
+      const rt = runningServer(paths.runtime);
+      const healthy = rt ? await probeHealth(rt) : false;
+      const stats = withDb(paths, (db) => {
+        const store = new TokenStore(db);
+        const sessions = db
+          .prepare("SELECT COUNT(*) AS total, SUM(status = 'running') AS running FROM sessions")
+          .get() as { total: number; running: number | null };
+        return { devices: store.devices().length, ownerSince: store.ownerCreatedAt(), sessions };
+      });
+      const status = {
+        running: rt !== undefined,
+        healthy,
+        pid: rt?.pid ?? null,
+        url: rt ? `${rt.scheme}://${rt.host}:${rt.port}` : null,
+        version: rt?.version ?? null,
+        dataDir: paths.root,
+        pairedDevices: stats.devices,
+        // Rows still marked running while no server runs were cut short; the next start says so.
+        sessions: rt
+          ? { total: stats.sessions.total, running: stats.sessions.running ?? 0, interrupted: 0 }
+          : { total: stats.sessions.total, running: 0, interrupted: stats.sessions.running ?? 0 },
+        ownerTokenCreatedAt: stats.ownerSince ?? null,
+      };
+      if (o.json) print(JSON.stringify(status, null, 2));
+      else {
+        print(
+          rt
+            ? `running (pid ${rt.pid}) at ${status.url}, version ${rt.version}, ${healthy ? "healthy" : "NOT answering /health"}`
+            : "not running",
+        );
+        print(`data dir ${paths.root}`);
+        const cut = status.sessions.interrupted ? `, ${status.sessions.interrupted} interrupted` : "";
+        print(`sessions: ${status.sessions.running} running${cut}, ${status.sessions.total} total`);
+        print(`paired devices: ${stats.devices}`);
+        print(`owner token: ${stats.ownerSince ? `created ${ago(stats.ownerSince)}` : "none"}`);
+      }
+      // Like `systemctl status`: 0 running and healthy, 1 running but not answering, 3 not running.
+      if (rt && !healthy) process.exitCode = 1;
+      if (!rt) process.exitCode = 3;
+    });
+}

@@ -1,0 +1,110 @@
+import { Type, type Static, type TSchema } from "typebox";
+
+/** What a client may answer to a permission request. */
+export const PermissionOption = Type.Union([
+  Type.Literal("allow_once"),
+  Type.Literal("allow_session"),
+  Type.Literal("allow_always"),
+  Type.Literal("deny_once"),
+  Type.Literal("deny_always"),
+]);
+export type PermissionOption = Static<typeof PermissionOption>;
+
+/** How a permission request ended: an answer, or expiry / cancellation by the server. */
+export const PermissionOutcome = Type.Union([
+  PermissionOption,
+  Type.Literal("expired"),
+  Type.Literal("cancelled"),
+]);
+export type PermissionOutcome = Static<typeof PermissionOutcome>;
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+export const RuleDecision = Type.Union([Type.Literal("allow"), Type.Literal("ask"), Type.Literal("deny")]);
+export type RuleDecision = Static<typeof RuleDecision>;
+
+export const RuleScope = Type.Union([
+  Type.Literal("session"),
+  Type.Literal("workspace"),
+  Type.Literal("global"),
+]);
+export type RuleScope = Static<typeof RuleScope>;
+
+export const Rule = Type.Object({
+  id: Type.String(),
+  /** A tool name (`bash`, `write`, …) or `*`. */
+  tool: Type.String(),
+  /** bash: command pattern (`git push *`); file tools: path glob (`src/**`); null: every call. */
+  match: Nullable(Type.String()),
+  decision: RuleDecision,
+  scope: RuleScope,
+  sessionId: Nullable(Type.String()),
+  /** Repo id the rule is limited to (scope "workspace"). */
+  workspace: Nullable(Type.String()),
+  expiresAt: Nullable(Type.Integer()),
+  createdAt: Type.Integer(),
+  createdBy: Type.String(),
+  note: Nullable(Type.String()),
+  /** Built-in hard-deny entry: listed for reference, cannot be removed or overridden. */
+  builtIn: Type.Boolean(),
+});
+export type Rule = Static<typeof Rule>;
+
+const RequestFields = {
+  id: Type.String(),
+  toolCallId: Type.String(),
+  tool: Type.String(),
+  /** The tool's arguments (long strings shortened). */
+  input: Type.Unknown(),
+  /** One line for people: the command, or the tool and its path. */
+  summary: Type.String(),
+  /** Why the policy asks. */
+  reason: Type.String(),
+  createdAt: Type.Integer(),
+  /** When the request is denied for want of an answer (ms since the epoch). */
+  expiresAt: Type.Integer(),
+  options: Type.Array(PermissionOption),
+};
+
+/** `permission_request` event payload. */
+export const PermissionRequestEvent = Type.Object(RequestFields);
+
+/** A pending permission request as `permission.list` returns it. */
+export const PermissionRequest = Type.Object({ ...RequestFields, sessionId: Type.String() });
+export type PermissionRequest = Static<typeof PermissionRequest>;
+
+/** `permission_resolved` event payload. */
+export const PermissionResolvedEvent = Type.Object({
+  id: Type.String(),
+  decision: PermissionOutcome,
+  /** Who settled it: a principal's name, or "timeout", "abort", "shutdown", "deleted". */
+  by: Type.String(),
+  /** Rules the answer created (allow_session, allow_always, deny_always). */
+  rules: Type.Optional(Type.Array(Rule)),
+});
+
+export const AuditEntry = Type.Object({
+  id: Type.Integer(),
+  at: Type.Integer(),
+  sessionId: Nullable(Type.String()),
+  toolCallId: Nullable(Type.String()),
+  tool: Type.String(),
+  summary: Type.String(),
+  /** builtin | rule | heuristic | profile decide automatically; user | timeout | cancel settle a question. */
+  layer: Type.Union([
+    Type.Literal("builtin"),
+    Type.Literal("rule"),
+    Type.Literal("heuristic"),
+    Type.Literal("profile"),
+    Type.Literal("user"),
+    Type.Literal("timeout"),
+    Type.Literal("cancel"),
+    Type.Literal("error"),
+  ]),
+  ruleId: Nullable(Type.String()),
+  decision: RuleDecision,
+  by: Type.String(),
+  reason: Nullable(Type.String()),
+  requestId: Nullable(Type.String()),
+});
+export type AuditEntry = Static<typeof AuditEntry>;

@@ -1,0 +1,398 @@
+import { randomBytes } from "node:crypto";
+import { homedir, userInfo } from "node:os";
+import type { Logger } from "pino";
+import {
+  addRule,
+  listRules,
+  removeRule,
+  type NewRule,
+  type RuleAdminDeps,
+  type RuleView,
+} from "../policy/admin.js";
+import { evaluate, type Verdict } from "../policy/evaluate.js";
+import { ProtocolError } from "../protocol/errors.js";
+import type { SessionEvent } from "../protocol/events.js";
+import type {
+  AuditEntry,
+  PermissionOption,
+  PermissionOutcome,
+  PermissionRequest,
+} from "../protocol/permissions.js";
+import type { AuditLog, AuditRecord } from "../store/audit.js";
+import { permissionTimeoutMs, securityProfile, type ServerConfig } from "../store/config.js";
+import type { DataPaths } from "../store/paths.js";
+import type { PermissionRequestsStore } from "../store/permission-requests.js";
+import type { RulesStore } from "../store/rules.js";
+import type { SessionRecord } from "../store/sessions-index.js";
+import type { OutboundEvent, SessionPermissions } from "./live-session.js";
+import { envFileNames, isSecretEnvName } from "./tool-env.js";
+
+export interface PermissionDeps {
+  rules: RulesStore;
+  audit: AuditLog;
+  requests: PermissionRequestsStore;
+  sessions: { get(id: string): SessionRecord | undefined };
+  paths: DataPaths;
+  config: () => ServerConfig;
+  log: Logger;
+}
+
+/** What the gate needs of a session. */
+export interface GateSession {
+  id: string;
+  /** The repo id: rules of scope "workspace" for it apply. */
+  workspace: string | null;
+  worktree: string;
+  emit(ev: SessionEvent): OutboundEvent | undefined;
+}
+
+export interface ToolCall {
+  toolCallId: string;
+  tool: string;
+  input: Record<string, unknown>;
+}
+
+export type GateResult = { block: true; reason: string } | undefined;
+
+interface Outcome {
+  decision: PermissionOutcome;
+  by: string;
+  rules: RuleView[];
+}
+
+interface Waiting {
+  request: PermissionRequest;
+  frame: OutboundEvent | undefined;
+  session: GateSession;
+  verdict: Verdict;
+  settle(outcome: Outcome): void;
+}
+
+const OPTIONS: PermissionOption[] = [
+  "allow_once",
+  "allow_session",
+  "allow_always",
+  "deny_once",
+  "deny_always",
+];
+const MAX_INPUT_STRING = 16 * 1024;
+const RESOLVED_KEPT_MS = 30 * 24 * 60 * 60 * 1000;
+
+function clipInput(value: unknown): unknown {
+  if (typeof value === "string")
+    return value.length > MAX_INPUT_STRING
+      ? `${value.slice(0, MAX_INPUT_STRING)}… [${value.length - MAX_INPUT_STRING} more characters]`
+      : value;
+  if (Array.isArray(value)) return value.map(clipInput);
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clipInput(v)]));
+  return value;
+}
+
+function currentUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
+
+function minutes(ms: number): string {
+  const m = ms / 60_000;
+  return m >= 1
+    ? `${Math.round(m * 10) / 10} minute${m === 1 ? "" : "s"}`
+    : `${Math.round(ms / 1000)} seconds`;
+}
+
+/**
+ * Every tool call of every session passes `gate()`: the policy decides, or a permission request goes
+ * to every attached client and the call waits for the first answer, expiry, abort or shutdown.
+ */
+export class PermissionBroker {
+  private readonly waiting = new Map<string, Waiting>();
+  private lastConfig: ServerConfig = {};
+
+  constructor(private readonly deps: PermissionDeps) {
+    deps.requests.prune(Date.now() - RESOLVED_KEPT_MS);
+    // Nobody waits for requests left pending by a crash; the turns they belonged to are gone.
+    for (const r of deps.requests.cancelAllPending("restart")) {
+      this.record(
+        { sessionId: r.sessionId, toolCallId: r.toolCallId, tool: r.tool, summary: r.summary },
+        {
+          layer: "cancel",
+          decision: "deny",
+          by: "restart",
+          reason: "the server restarted while the request was pending",
+          requestId: r.id,
+        },
+      );
+    }
+  }
+
+  private get adminDeps(): RuleAdminDeps {
+    return { rules: this.deps.rules, sessions: this.deps.sessions };
+  }
+
+  private config(): ServerConfig {
+    try {
+      this.lastConfig = this.deps.config();
+    } catch (err) {
+      this.deps.log.warn({ err }, "config.json could not be read; using the last good one");
+    }
+    return this.lastConfig;
+  }
+
+  private record(
+    call: { sessionId: string | null; toolCallId: string | null; tool: string; summary: string },
+    d: Pick<AuditRecord, "layer" | "decision" | "by" | "reason" | "requestId"> & { ruleId?: string | null },
+  ): void {
+    try {
+      this.deps.audit.append({ ...call, ruleId: null, ...d });
+    } catch (err) {
+      this.deps.log.error({ err }, "could not write the audit log");
+    }
+  }
+
+  private verdict(session: GateSession, call: ToolCall): Verdict {
+    const config = this.config();
+    const secrets = new Set(envFileNames(this.deps.paths.env));
+    const user = currentUser();
+    return evaluate(call.tool, call.input, {
+      cwd: session.worktree,
+      worktree: session.worktree,
+      dataDir: this.deps.paths.root,
+      home: homedir(),
+      ...(user && { user }),
+      isSecretName: (name) => isSecretEnvName(name, secrets),
+      profile: securityProfile(config),
+      rules: this.deps.rules.applicable(session.id, session.workspace),
+    });
+  }
+
+  async gate(session: GateSession, call: ToolCall, signal: AbortSignal | undefined): Promise<GateResult> {
+    const base = { sessionId: session.id, toolCallId: call.toolCallId, tool: call.tool };
+    let verdict: Verdict;
+    try {
+      verdict = this.verdict(session, call);
+    } catch (err) {
+      this.deps.log.error({ err, sessionId: session.id, tool: call.tool }, "policy evaluation failed");
+      const reason = `the permission policy failed: ${(err as Error).message}`;
+      this.record(
+        { ...base, summary: call.tool },
+        { layer: "error", decision: "deny", by: "policy", reason, requestId: null },
+      );
+      return { block: true, reason: `Blocked: ${reason}` };
+    }
+    const audited = { ...base, summary: verdict.summary };
+    this.record(audited, {
+      layer: verdict.layer,
+      ruleId: verdict.ruleId,
+      decision: verdict.decision,
+      by: "policy",
+      reason: verdict.reason,
+      requestId: null,
+    });
+    if (verdict.decision === "allow") return undefined;
+    if (verdict.decision === "deny") {
+      const why =
+        verdict.layer === "builtin"
+          ? `Blocked by pi-server's built-in policy: ${verdict.reason}. This cannot be allowed by any rule; do not try to achieve it another way.`
+          : `Blocked by permission rule ${verdict.ruleId}: ${verdict.summary}`;
+      return { block: true, reason: why };
+    }
+    if (signal?.aborted) return { block: true, reason: "The turn was aborted; the tool call did not run." };
+    const { outcome, request } = await this.ask(session, call, verdict, signal);
+    const allowed = outcome.decision.startsWith("allow_");
+    const layer =
+      outcome.decision === "expired" ? "timeout" : outcome.decision === "cancelled" ? "cancel" : "user";
+    this.record(audited, {
+      layer,
+      decision: allowed ? "allow" : "deny",
+      by: outcome.by,
+      reason: outcome.decision,
+      requestId: request.id,
+    });
+    if (allowed) return undefined;
+    if (outcome.decision === "expired")
+      return {
+        block: true,
+        reason: `Nobody answered the permission request within ${minutes(request.expiresAt - request.createdAt)}; the tool call was denied.`,
+      };
+    if (outcome.decision === "cancelled")
+      return {
+        block: true,
+        reason: `The permission request was cancelled (${outcome.by}); the tool call did not run.`,
+      };
+    return { block: true, reason: `The user (${outcome.by}) denied this tool call: ${verdict.summary}` };
+  }
+
+  private async ask(
+    session: GateSession,
+    call: ToolCall,
+    verdict: Verdict,
+    signal: AbortSignal | undefined,
+  ): Promise<{ outcome: Outcome; request: PermissionRequest }> {
+    const now = Date.now();
+    const timeout = permissionTimeoutMs(this.lastConfig);
+    const request: PermissionRequest = {
+      id: `p_${randomBytes(8).toString("hex")}`,
+      sessionId: session.id,
+      toolCallId: call.toolCallId,
+      tool: call.tool,
+      input: clipInput(call.input),
+      summary: verdict.summary,
+      reason: verdict.reason,
+      createdAt: now,
+      expiresAt: now + timeout,
+      options: [...OPTIONS],
+    };
+    this.deps.requests.insert(request);
+    const outcome = await new Promise<Outcome>((resolve) => {
+      const onAbort = (): void => {
+        this.settle(request.id, { decision: "cancelled", by: "abort", rules: [] });
+      };
+      const timer = setTimeout(
+        () => this.settle(request.id, { decision: "expired", by: "timeout", rules: [] }),
+        timeout,
+      );
+      timer.unref();
+      const waiting: Waiting = {
+        request,
+        frame: undefined,
+        session,
+        verdict,
+        settle: (outcome) => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
+          resolve(outcome);
+        },
+      };
+      this.waiting.set(request.id, waiting);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const { sessionId: _omit, ...payload } = request;
+      waiting.frame = session.emit({ type: "permission_request", payload });
+      if (!waiting.frame) this.settle(request.id, { decision: "cancelled", by: "shutdown", rules: [] });
+    });
+    return { outcome, request };
+  }
+
+  /** Ends a waiting request; false when it was no longer waiting. */
+  private settle(id: string, outcome: Outcome): boolean {
+    const w = this.waiting.get(id);
+    if (!w) return false;
+    this.waiting.delete(id);
+    try {
+      this.deps.requests.resolve(id, outcome.decision, outcome.by);
+    } catch (err) {
+      // The waiting call must end even when state.db cannot record it (e.g. closing).
+      this.deps.log.error({ err, requestId: id }, "could not record the permission outcome");
+    }
+    w.session.emit({
+      type: "permission_resolved",
+      payload: {
+        id,
+        decision: outcome.decision,
+        by: outcome.by,
+        ...(outcome.rules.length > 0 && { rules: outcome.rules }),
+      },
+    });
+    w.settle(outcome);
+    return true;
+  }
+
+  /** A client's answer. The first one wins; anything after it is not_found. */
+  respond(
+    id: string,
+    decision: PermissionOption,
+    by: string,
+  ): { id: string; decision: PermissionOption; rules: RuleView[] } {
+    const w = this.waiting.get(id);
+    if (!w)
+      throw new ProtocolError(
+        "not_found",
+        `no pending permission request ${id}; it was answered, expired or cancelled`,
+      );
+    if (!w.request.options.includes(decision))
+      throw new ProtocolError("invalid_request", `${decision} is not an option of ${id}`, {
+        options: w.request.options,
+      });
+    const rules: RuleView[] = [];
+    if (decision === "allow_session" || decision === "allow_always" || decision === "deny_always") {
+      const always = decision !== "allow_session";
+      const scope = !always ? "session" : w.session.workspace ? "workspace" : "global";
+      for (const r of w.verdict.remember) {
+        rules.push(
+          addRule(
+            this.adminDeps,
+            {
+              tool: r.tool,
+              ...(r.match !== null && { match: r.match }),
+              decision: decision === "deny_always" ? "deny" : "allow",
+              scope,
+              ...(scope === "session" && { sessionId: w.session.id }),
+              ...(scope === "workspace" && w.session.workspace && { workspace: w.session.workspace }),
+              note: `${decision} on ${id}`,
+            },
+            by,
+          ),
+        );
+      }
+    }
+    this.settle(id, { decision, by, rules });
+    return { id, decision, rules };
+  }
+
+  list(sessionId?: string): PermissionRequest[] {
+    return [...this.waiting.values()]
+      .filter((w) => sessionId === undefined || w.session.id === sessionId)
+      .map((w) => w.request);
+  }
+
+  /** The permission_request events of a session still waiting, for a client that attaches now. */
+  private pendingFrames(sessionId: string): OutboundEvent[] {
+    const frames: OutboundEvent[] = [];
+    for (const w of this.waiting.values()) if (w.session.id === sessionId && w.frame) frames.push(w.frame);
+    return frames;
+  }
+
+  cancelSession(sessionId: string, by: string): void {
+    for (const [id, w] of [...this.waiting]) {
+      if (w.session.id === sessionId) this.settle(id, { decision: "cancelled", by, rules: [] });
+    }
+  }
+
+  forSession(sessionId: string): SessionPermissions {
+    return {
+      pendingFrames: () => this.pendingFrames(sessionId),
+      cancel: (by) => this.cancelSession(sessionId, by),
+    };
+  }
+
+  /** A deleted session's own rules and request history go with it; the audit stays. */
+  forgetSession(sessionId: string): void {
+    this.cancelSession(sessionId, "deleted");
+    this.deps.rules.removeForSession(sessionId);
+    this.deps.requests.removeForSession(sessionId);
+  }
+
+  listRules(filter: { sessionId?: string }): RuleView[] {
+    return listRules(this.adminDeps, filter);
+  }
+
+  addRule(input: NewRule, by: string): RuleView {
+    return addRule(this.adminDeps, input, by);
+  }
+
+  removeRule(id: string): RuleView {
+    return removeRule(this.adminDeps, id);
+  }
+
+  auditList(opts: { sessionId?: string; limit: number; before?: number }): {
+    entries: AuditEntry[];
+    nextBefore: number | null;
+  } {
+    const entries = this.deps.audit.list(opts);
+    const last = entries.at(-1);
+    return { entries, nextBefore: entries.length === opts.limit && last ? last.id : null };
+  }
+}
