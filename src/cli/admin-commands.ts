@@ -99,9 +99,9 @@ export function registerAdminCommands(program: Command): void {
         return;
       }
       print(await QRCode.toString(links.app, { type: "terminal", small: true }));
-      print(`Scan with the pi-server app, or open on the phone:`);
-      print(`  ${links.web}`);
-      print(`App link: ${links.app}`);
+      print("Scan this with the pi-server app. Links carrying the same invite:");
+      print(`  app: ${links.app}`);
+      print(`  web app (served at /app/ once installed): ${links.web}`);
       print(
         `Server id ${signed.invite.serverId}; valid until ${new Date(signed.invite.expiresAt).toLocaleString()}, once.`,
       );
