@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fakeModelsJson } from "./helpers/fake-llm.js";
 import { startHarness, recordEvents, runTurn, textOf, TOKEN, type Harness } from "./helpers/harness.js";
 
 let h: Harness;
@@ -274,5 +275,32 @@ describe("the user's shell environment", () => {
       rmSync(join(h.dataDir, "host-env.json"));
       rmSync(bin, { recursive: true });
     }
+  });
+});
+
+describe("images", () => {
+  it("passes prompt images to a model that accepts them", async () => {
+    const models = fakeModelsJson(h.llm);
+    models.providers.fake.models[1]!.input = ["text", "image"];
+    writeFileSync(join(h.dataDir, "models.json"), JSON.stringify(models));
+    const client = await h.connect();
+    const { session } = await client.request("session.create", { model: "fake/fake-model-2" });
+    const png = Buffer.from("89504e470d0a1a0a", "hex").toString("base64");
+    h.llm.enqueue({ kind: "text", text: "a tiny picture" });
+    const ended = client.waitForEvent(session.id, "agent_end");
+    await client.request(
+      "prompt",
+      { message: "what is this?", images: [{ type: "image", data: png, mimeType: "image/png" }] },
+      session.id,
+    );
+    await ended;
+    expect(JSON.stringify(h.llm.requests.at(-1)!.body.messages)).toContain(`data:image/png;base64,${png}`);
+    await expect(
+      client.request(
+        "prompt",
+        { message: "bad", images: [{ type: "image", data: png, mimeType: "image/tiff" as "image/png" }] },
+        session.id,
+      ),
+    ).rejects.toMatchObject({ code: "invalid_request" });
   });
 });
