@@ -24,6 +24,7 @@ import { SessionsIndex } from "./store/sessions-index.js";
 import { generateToken, TokenStore } from "./store/tokens.js";
 import { createAuthenticator } from "./transport/auth.js";
 import { buildApp } from "./transport/app.js";
+import type { TransportStats } from "./transport/send-queue.js";
 import { createHandlers } from "./transport/handlers.js";
 
 export const SERVER_VERSION = (
@@ -56,6 +57,12 @@ export interface RunningServer {
   tlsFingerprint: string | undefined;
   identity: Identity;
   log: Logger;
+  /** Send-queue counters over every connection (slow-consumer closes, peak queued bytes, …). */
+  transportStats: TransportStats;
+  /**
+   * Stops accepting, sends server_shutdown to every attached client, aborts running turns (they
+   * end `interrupted`), lets queued frames leave (at most a few seconds), then closes everything.
+   */
   close(): Promise<void>;
 }
 
@@ -165,7 +172,10 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       maxFrameBytes: limits.maxFrameBytes,
       helloTimeoutMs: limits.helloTimeoutMs,
       heartbeatMs: opts.heartbeatMs ?? 30_000,
-      maxBufferedBytes: 64 * 1024 * 1024,
+      sendQueueBytes: limits.sendQueueBytes,
+      maxJsonDepth: limits.maxJsonDepth,
+      maxRequestsPerSecond: limits.maxRequestsPerSecond,
+      maxSessionsPerConnection: limits.maxSessionsPerConnection,
     },
   });
   const { fastify, connections } = app;
@@ -220,11 +230,15 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     tlsFingerprint: tls?.fingerprint,
     identity,
     log,
+    transportStats: app.stats,
     close() {
       closing ??= (async () => {
         clearInterval(revocationWatch);
-        for (const c of connections) c.close(CloseCode.goingAway, "server shutting down");
+        app.stopAccepting();
+        // server_shutdown, then the aborted turns' interrupted status, reach clients before the close.
         await sessions.close();
+        await Promise.all([...connections].map((c) => c.flush(2000)));
+        for (const c of connections) c.close(CloseCode.goingAway, "server shutting down");
         await fastify.close();
         db.close();
         removeRuntime(paths.runtime, process.pid);

@@ -162,6 +162,7 @@ describe("stores in state.db", () => {
       lastActivity: 1,
       status: "idle",
       lastSeq: 0,
+      seqReserved: 0,
     });
   });
   afterAll(() => {

@@ -98,7 +98,10 @@ describe("session lifecycle", () => {
     const seqBefore = (await client.request("get_state", {}, session.id)).state.seq;
     expect(existsSync(session.piSessionFile)).toBe(true);
 
+    const shutdown = client.waitForEvent(session.id, "server_shutdown");
     await h.restart();
+    // The attached client was told, with one more seq.
+    expect((await shutdown).seq).toBe(seqBefore + 1);
     const again = await h.connect();
     const listed = (await again.request("session.list", {})).sessions.find((s) => s.id === session.id);
     expect(listed).toMatchObject({
@@ -114,13 +117,13 @@ describe("session lifecycle", () => {
       model: "fake/fake-model-2",
       branch: `pi/${session.id}`,
     });
-    expect(attached.seq).toBe(seqBefore);
+    expect(attached.seq).toBe(seqBefore + 1);
     const after = await again.request("get_messages", {}, session.id);
     expect(after.messages).toEqual(before.messages);
 
     const events = recordEvents(again, session.id);
     await runTurn(h, again, session.id, "which number?", { kind: "text", text: "it was 42" });
-    expect(events[0]!.seq).toBe(seqBefore + 1);
+    expect(events[0]!.seq).toBe(seqBefore + 2);
     const sent = h.llm.requests.at(-1)!.body;
     expect(sent.model).toBe("fake-model-2");
     expect(JSON.stringify(sent.messages)).toContain("remember the number 42");

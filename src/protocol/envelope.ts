@@ -52,7 +52,13 @@ export const EventFrame = Type.Object(
     v: Type.Literal(PROTOCOL_VERSION),
     kind: Type.Literal("event"),
     sessionId: Type.String(),
+    /** Changes each time the server process opens the session; seq keeps growing across epochs. */
+    epoch: Type.String(),
     seq: Type.Integer({ minimum: 1 }),
+    /** Only on merged deltas sent to a lagging connection: this frame stands for seqs firstSeq … seq. */
+    firstSeq: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Diagnostic emit time, only with PI_SERVER_BENCH_TIMESTAMPS=1. */
+    ts: Type.Optional(Type.Number()),
     type: Type.String(),
     payload: Type.Unknown(),
   },

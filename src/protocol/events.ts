@@ -80,6 +80,8 @@ export const EventPayloads = {
   session_status: Type.Object({ status: SessionStatus, reason: Type.Optional(Type.String()) }),
   model_changed: Type.Object({ provider: Type.String(), modelId: Type.String() }),
   session_deleted: Type.Object({}),
+  /** The server is stopping: a running turn is aborted next (session_status interrupted follows). */
+  server_shutdown: Type.Object({ reason: Type.String() }),
   permission_request: PermissionRequestEvent,
   permission_resolved: PermissionResolvedEvent,
 } satisfies Record<string, TSchema>;

@@ -23,6 +23,9 @@ const Strict = { additionalProperties: false } as const;
 const Empty = Type.Object({}, Strict);
 const SessionIdParam = Type.String({ minLength: 1, maxLength: 64 });
 const Message = Type.String({ minLength: 1, maxLength: 1_000_000 });
+/** Chosen by the client; a resend with the same id gets the first answer back with duplicate: true. */
+const ClientTurnId = Type.Optional(Type.String({ minLength: 1, maxLength: 128 }));
+const Duplicate = Type.Optional(Type.Boolean());
 
 interface MethodSpec<P extends TSchema = TSchema, R extends TSchema = TSchema> {
   params: P;
@@ -123,6 +126,10 @@ export const Methods = {
       {
         sessionId: SessionIdParam,
         sinceSeq: Type.Optional(Type.Integer({ minimum: 0 })),
+        /** The epoch the client's sinceSeq came from (informative: seqs are never reused across epochs). */
+        epoch: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        /** "lifecycle" skips message_update and tool_execution_update; default "full". */
+        level: Type.Optional(Type.Union([Type.Literal("full"), Type.Literal("lifecycle")])),
       },
       Strict,
     ),
@@ -130,6 +137,8 @@ export const Methods = {
       session: SessionInfo,
       /** Highest seq emitted so far. */
       seq: Type.Integer({ minimum: 0 }),
+      /** The session's current epoch. */
+      epoch: Type.String(),
       /** With sinceSeq: "ok" = the events after sinceSeq follow this response; "gap" = reload with get_messages. */
       replay: Type.Union([Type.Literal("none"), Type.Literal("ok"), Type.Literal("gap")]),
       replayed: Type.Integer({ minimum: 0 }),
@@ -169,28 +178,37 @@ export const Methods = {
         message: Message,
         images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })),
         streamingBehavior: Type.Optional(Type.Union([Type.Literal("steer"), Type.Literal("followUp")])),
+        clientTurnId: ClientTurnId,
       },
       Strict,
     ),
-    result: Type.Object({ accepted: Type.Literal(true), queued: Type.Boolean() }),
+    result: Type.Object({ accepted: Type.Literal(true), queued: Type.Boolean(), duplicate: Duplicate }),
   }),
   steer: method({
     scoped: true,
     description: "Queue a message delivered after the current tool calls, before the next LLM call.",
     params: Type.Object(
-      { message: Message, images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })) },
+      {
+        message: Message,
+        images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })),
+        clientTurnId: ClientTurnId,
+      },
       Strict,
     ),
-    result: Type.Object({ queued: Type.Literal(true) }),
+    result: Type.Object({ queued: Type.Literal(true), duplicate: Duplicate }),
   }),
   follow_up: method({
     scoped: true,
     description: "Queue a message delivered when the agent would otherwise stop.",
     params: Type.Object(
-      { message: Message, images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })) },
+      {
+        message: Message,
+        images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })),
+        clientTurnId: ClientTurnId,
+      },
       Strict,
     ),
-    result: Type.Object({ queued: Type.Literal(true) }),
+    result: Type.Object({ queued: Type.Literal(true), duplicate: Duplicate }),
   }),
   abort: method({
     scoped: true,
@@ -209,9 +227,24 @@ export const Methods = {
   }),
   get_messages: method({
     scoped: true,
-    description: "The conversation as pi AgentMessage objects.",
-    params: Empty,
-    result: Type.Object({ messages: Type.Array(Type.Unknown()) }),
+    description:
+      "The conversation as pi AgentMessage objects; with limit, one page ending before index before (default: the end).",
+    params: Type.Object(
+      {
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+        before: Type.Optional(Type.Integer({ minimum: 0 })),
+      },
+      Strict,
+    ),
+    result: Type.Object({
+      messages: Type.Array(Type.Unknown()),
+      /** Messages in the whole conversation. */
+      total: Type.Integer({ minimum: 0 }),
+      /** Index of messages[0] in the conversation. */
+      start: Type.Integer({ minimum: 0 }),
+      /** Pass as before for the previous page; null when this page starts at the beginning. */
+      nextBefore: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+    }),
   }),
   get_available_models: method({
     scoped: false,

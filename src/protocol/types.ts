@@ -101,6 +101,8 @@ export const SessionState = Type.Object({
   steering: Type.Array(Type.String()),
   followUp: Type.Array(Type.String()),
   seq: Type.Integer({ minimum: 0 }),
+  /** Changes each time the server process opens the session. */
+  epoch: Type.String(),
   worktree: Type.String(),
   branch: Type.Union([Type.String(), Type.Null()]),
 });

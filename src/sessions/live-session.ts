@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { chmodSync, statSync } from "node:fs";
 import type { ImageContent } from "@mariozechner/pi-ai";
 import type { Logger } from "pino";
@@ -15,6 +16,9 @@ import type {
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
 import { type AgentSession, type PiModel, modelInfo, modelKey } from "./pi.js";
 import { translate } from "./translate.js";
+import { type OutboundEvent, ReplayRing } from "./replay-ring.js";
+import { type AttachLevel, type ReplayVerdict, Subscription } from "./subscription.js";
+import { TurnIds } from "./turn-ids.js";
 
 /**
  * PI_SERVER_BENCH_TIMESTAMPS=1, read once at start, adds a diagnostic `ts` to every event frame (when
@@ -23,69 +27,17 @@ import { translate } from "./translate.js";
  */
 const BENCH_TIMESTAMPS = process.env.PI_SERVER_BENCH_TIMESTAMPS === "1";
 
-/** An event stamped with its seq and serialised once, whatever the number of listeners. */
-export interface OutboundEvent {
-  seq: number;
-  type: SessionEvent["type"];
-  data: string;
-}
+export type { OutboundEvent } from "./replay-ring.js";
+export { Subscription, type AttachLevel, type ReplayVerdict } from "./subscription.js";
 
-export type ReplayVerdict = "none" | "ok" | "gap";
-
-/**
- * One connection's view of a session's events. Events that arrive before `start()` are held, so the
- * transport can send its attach response, then the replay, then live events, in that order.
- */
-export class Subscription {
-  private held: OutboundEvent[] | undefined = [];
-  private listener: ((e: OutboundEvent) => void) | undefined;
-  private isClosed = false;
-
-  constructor(
-    readonly verdict: ReplayVerdict,
-    private readonly replay: OutboundEvent[],
-    private readonly detach: (s: Subscription) => void,
-    /** Still-pending permission_request events, sent again (same seq) to this connection only. */
-    private readonly resend: OutboundEvent[] = [],
-  ) {}
-
-  get replayCount(): number {
-    return this.replay.length;
-  }
-
-  push(e: OutboundEvent): void {
-    if (this.held) this.held.push(e);
-    else this.listener?.(e);
-  }
-
-  start(listener: (e: OutboundEvent) => void): void {
-    const bySeq = new Map([...this.resend, ...this.replay].map((e) => [e.seq, e]));
-    const pending = [...[...bySeq.values()].sort((a, b) => a.seq - b.seq), ...(this.held ?? [])];
-    this.held = undefined;
-    this.listener = listener;
-    let last = 0;
-    for (const e of pending) {
-      if (e.seq > last) listener(e);
-      last = Math.max(last, e.seq);
-    }
-  }
-
-  get closed(): boolean {
-    return this.isClosed;
-  }
-
-  close(): void {
-    this.isClosed = true;
-    this.held = undefined;
-    this.listener = undefined;
-    this.detach(this);
-  }
-}
+/** Seqs reserved in state.db per write: after a kill -9 the session restarts above the last block. */
+const SEQ_BLOCK = 1000;
 
 export interface LiveSessionDeps {
   index: SessionsIndex;
   log: Logger;
   replayLimit: number;
+  replayBytes: number;
   findModel: (provider: string, modelId: string) => PiModel;
   permissions?: SessionPermissions;
 }
@@ -105,7 +57,14 @@ function toImages(images: ImageInput[] | undefined): ImageContent[] | undefined 
 /** A loaded pi AgentSession plus what the server adds: seq, replay ring, fan-out, status. */
 export class LiveSession {
   private seq: number;
-  private readonly ring: OutboundEvent[] = [];
+  /** New every time this process opens the session; with seq, names an event uniquely forever. */
+  readonly epoch = randomBytes(6).toString("hex");
+  /** Seqs up to this value may have been used: state.db says so before any of them is sent. */
+  private seqReserved: number;
+  private readonly ring: ReplayRing;
+  private readonly turnIds = new TurnIds<{ accepted: true; queued: boolean } | { queued: true }>();
+  /** The session_status "interrupted" event, re-sent on attach while the session stays interrupted. */
+  private interruptedFrame: OutboundEvent | undefined;
   private readonly subs = new Set<Subscription>();
   private readonly unsubscribePi: () => void;
   private busy = false;
@@ -118,7 +77,9 @@ export class LiveSession {
     readonly agent: AgentSession,
     private readonly deps: LiveSessionDeps,
   ) {
-    this.seq = record.lastSeq;
+    this.seq = Math.max(record.lastSeq, record.seqReserved);
+    this.seqReserved = this.seq;
+    this.ring = new ReplayRing(deps.replayLimit, deps.replayBytes);
     this.status = record.status === "running" ? "interrupted" : record.status;
     this.unsubscribePi = agent.subscribe((e) => {
       const ev = translate(e);
@@ -126,6 +87,13 @@ export class LiveSession {
       if (e.type === "message_end" || e.type === "agent_end") this.secureHistoryFile();
       if (e.type === "agent_end") this.touch();
     });
+    // The process that ran the last turn died or stopped mid-turn: say so to whoever attaches.
+    if (this.status === "interrupted") {
+      this.interruptedFrame = this.emit({
+        type: "session_status",
+        payload: { status: "interrupted", reason: "the server stopped during the last turn" },
+      });
+    }
   }
 
   get id(): string {
@@ -161,20 +129,35 @@ export class LiveSession {
   emit(ev: SessionEvent): OutboundEvent | undefined {
     if (this.disposed) return undefined;
     const seq = ++this.seq;
+    if (seq > this.seqReserved) {
+      // Durable before the event leaves: a restart after kill -9 resumes above every seq ever sent.
+      this.seqReserved = seq + SEQ_BLOCK;
+      this.deps.index.update(this.record.id, { seqReserved: this.seqReserved });
+    }
     const data = JSON.stringify({
       v: PROTOCOL_VERSION,
       kind: "event",
       sessionId: this.record.id,
+      epoch: this.epoch,
       seq,
       ts: BENCH_TIMESTAMPS ? performance.timeOrigin + performance.now() : undefined,
       type: ev.type,
       payload: ev.payload,
     });
     const out: OutboundEvent = { seq, type: ev.type, data };
-    if (this.deps.replayLimit > 0) {
-      this.ring.push(out);
-      if (this.ring.length > this.deps.replayLimit) this.ring.shift();
+    if (ev.type === "message_update") {
+      const d = ev.payload.delta;
+      if ((d.type === "text_delta" || d.type === "thinking_delta") && d.contentIndex !== undefined) {
+        const base = { sessionId: this.record.id, epoch: this.epoch, deltaType: d.type };
+        out.merge = {
+          ...base,
+          key: `${d.type}:${d.contentIndex}`,
+          contentIndex: d.contentIndex,
+          text: d.delta ?? "",
+        };
+      }
     }
+    this.ring.push(out);
     for (const s of this.subs) s.push(out);
     return out;
   }
@@ -183,19 +166,21 @@ export class LiveSession {
    * Without sinceSeq: live events from now on. With sinceSeq: "ok" and every buffered event after
    * it, or "gap" when some of them are no longer buffered (or sinceSeq is from the future).
    */
-  subscribe(sinceSeq?: number): Subscription {
+  subscribe(sinceSeq?: number, level: AttachLevel = "full"): Subscription {
     let verdict: ReplayVerdict = "none";
     let replay: OutboundEvent[] = [];
     if (sinceSeq !== undefined) {
-      const oldest = this.ring[0]?.seq ?? this.seq + 1;
+      // Seqs are never reused, across restarts too, so coverage alone decides, whatever the epoch.
+      const oldest = this.ring.oldestSeq ?? this.seq + 1;
       if (sinceSeq > this.seq || sinceSeq < oldest - 1) verdict = "gap";
       else {
         verdict = "ok";
-        replay = this.ring.filter((e) => e.seq > sinceSeq);
+        replay = this.ring.since(sinceSeq);
       }
     }
     const resend = this.deps.permissions?.pendingFrames() ?? [];
-    const sub = new Subscription(verdict, replay, (s) => this.subs.delete(s), resend);
+    if (this.status === "interrupted" && this.interruptedFrame) resend.push(this.interruptedFrame);
+    const sub = new Subscription(verdict, replay, (s) => this.subs.delete(s), resend, level);
     this.subs.add(sub);
     return sub;
   }
@@ -204,7 +189,8 @@ export class LiveSession {
     if (this.status === status) return;
     this.status = status;
     this.deps.index.update(this.record.id, { status, lastSeq: this.seq });
-    this.emit({ type: "session_status", payload: reason ? { status, reason } : { status } });
+    const frame = this.emit({ type: "session_status", payload: reason ? { status, reason } : { status } });
+    this.interruptedFrame = status === "interrupted" ? frame : undefined;
   }
 
   /** pi creates its JSONL lazily with the process umask; the history is the user's, so 0600. */
@@ -229,7 +215,13 @@ export class LiveSession {
     if (this.disposed) throw new ProtocolError("not_found", `session ${this.record.id} was closed`);
   }
 
-  async prompt(params: ParamsOf<"prompt">): Promise<ResultOf<"prompt">> {
+  prompt(params: ParamsOf<"prompt">): Promise<ResultOf<"prompt">> {
+    return this.turnIds.run(params.clientTurnId, () => this.promptOnce(params)) as Promise<
+      ResultOf<"prompt">
+    >;
+  }
+
+  private async promptOnce(params: ParamsOf<"prompt">): Promise<ResultOf<"prompt">> {
     this.assertOpen();
     const images = toImages(params.images);
     if (this.busy) {
@@ -284,7 +276,15 @@ export class LiveSession {
     });
   }
 
-  async queue(kind: "steer" | "follow_up", params: ParamsOf<"steer">): Promise<ResultOf<"steer">> {
+  queue(kind: "steer" | "follow_up", params: ParamsOf<"steer">): Promise<ResultOf<"steer">> {
+    const once = (): Promise<ResultOf<"steer">> => this.queueOnce(kind, params);
+    return this.turnIds.run(params.clientTurnId, once) as Promise<ResultOf<"steer">>;
+  }
+
+  private async queueOnce(
+    kind: "steer" | "follow_up",
+    params: ParamsOf<"steer">,
+  ): Promise<ResultOf<"steer">> {
     this.assertOpen();
     if (!this.busy) {
       throw new ProtocolError(
@@ -324,13 +324,30 @@ export class LiveSession {
       steering: [...this.agent.getSteeringMessages()],
       followUp: [...this.agent.getFollowUpMessages()],
       seq: this.seq,
+      epoch: this.epoch,
       worktree: this.record.worktree,
       branch: this.record.branch,
     };
   }
 
-  messages(): unknown[] {
-    return [...this.agent.messages];
+  /** The conversation, or with limit the `limit` messages before index `before` (default: the end). */
+  messages(params: ParamsOf<"get_messages">): ResultOf<"get_messages"> {
+    const all = this.agent.messages;
+    const end = Math.min(params.before ?? all.length, all.length);
+    const start = params.limit === undefined ? 0 : Math.max(0, end - params.limit);
+    return {
+      messages: all.slice(start, end),
+      total: all.length,
+      start,
+      nextBefore: start > 0 ? start : null,
+    };
+  }
+
+  /** Tells attached clients the server is going away, before their turn is aborted. */
+  announceShutdown(): void {
+    // Only where someone listens: an unobserved seq would turn every later resume into a gap.
+    if (this.subs.size === 0) return;
+    this.emit({ type: "server_shutdown", payload: { reason: "the server is shutting down" } });
   }
 
   async setModel(provider: string, modelId: string): Promise<ResultOf<"set_model">> {
@@ -375,7 +392,8 @@ export class LiveSession {
     this.disposed = true;
     this.unsubscribePi();
     this.agent.dispose();
-    this.deps.index.update(this.record.id, { lastSeq: this.seq, status: this.status });
+    // A clean stop knows the exact last seq: the next start continues right after it.
+    this.deps.index.update(this.record.id, { lastSeq: this.seq, seqReserved: this.seq, status: this.status });
     for (const s of [...this.subs]) s.close();
   }
 }

@@ -23,7 +23,7 @@ export interface SessionServiceDeps {
   pi: PiRuntime;
   index: SessionsIndex;
   config: () => ServerConfig;
-  limits: { maxSessions: number; replayBufferEvents: number };
+  limits: { maxSessions: number; replayBufferEvents: number; replayBufferBytes: number };
   log: Logger;
   /** Gates every tool call of every session. */
   permissions: PermissionBroker;
@@ -152,6 +152,7 @@ export class SessionService {
       lastActivity: now,
       status: "idle",
       lastSeq: 0,
+      seqReserved: 0,
     };
     let live: LiveSession;
     try {
@@ -257,6 +258,7 @@ export class SessionService {
       index: this.deps.index,
       log: this.deps.log,
       replayLimit: this.deps.limits.replayBufferEvents,
+      replayBytes: this.deps.limits.replayBufferBytes,
       findModel: (p, m) => this.findModel(p, m),
       permissions: this.deps.permissions.forSession(record.id),
     });
@@ -377,13 +379,14 @@ export class SessionService {
       lastActivity: r.lastActivity,
       status: r.status,
       loaded: false,
-      seq: r.lastSeq,
+      seq: Math.max(r.lastSeq, r.seqReserved),
     };
   }
 
   async close(): Promise<void> {
     this.closing = true;
     await Promise.allSettled([...this.loading.values()]);
+    for (const s of this.live.values()) s.announceShutdown();
     await Promise.all([...this.live.values()].map((s) => s.dispose()));
     this.live.clear();
   }

@@ -52,7 +52,12 @@ export const ServerConfig = Type.Object(
           maxFrameBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
           maxSessions: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
           replayBufferEvents: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+          replayBufferBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 * 1024 * 1024 })),
           helloTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+          sendQueueBytes: Type.Optional(Type.Integer({ minimum: 16 * 1024, maximum: 1024 * 1024 * 1024 })),
+          maxJsonDepth: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000 })),
+          maxRequestsPerSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          maxSessionsPerConnection: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
         },
         { additionalProperties: false },
       ),
@@ -66,14 +71,27 @@ export interface Limits {
   maxFrameBytes: number;
   maxSessions: number;
   replayBufferEvents: number;
+  /** Characters of serialised events kept per session for replay. */
+  replayBufferBytes: number;
   helloTimeoutMs: number;
+  /** Bytes a connection may have waiting to be sent before it is closed as a slow consumer. */
+  sendQueueBytes: number;
+  maxJsonDepth: number;
+  /** Sustained request rate per connection; bursts up to twice this are allowed. */
+  maxRequestsPerSecond: number;
+  maxSessionsPerConnection: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
   maxFrameBytes: 8 * 1024 * 1024,
   maxSessions: 200,
   replayBufferEvents: 5000,
+  replayBufferBytes: 16 * 1024 * 1024,
   helloTimeoutMs: 10_000,
+  sendQueueBytes: 8 * 1024 * 1024,
+  maxJsonDepth: 32,
+  maxRequestsPerSecond: 100,
+  maxSessionsPerConnection: 100,
 };
 
 export class ConfigError extends Error {

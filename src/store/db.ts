@@ -82,6 +82,7 @@ const MIGRATIONS: string[] = [
      used_at INTEGER
    );
    ALTER TABLE tokens ADD COLUMN last_address TEXT;`,
+  `ALTER TABLE sessions ADD COLUMN seq_reserved INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function openDb(file: string): Db {

@@ -16,6 +16,8 @@ export interface SessionRecord {
   lastActivity: number;
   status: IndexedStatus;
   lastSeq: number;
+  /** Every seq up to this one may have been sent; a restart continues above max(lastSeq, seqReserved). */
+  seqReserved: number;
 }
 
 interface Row {
@@ -31,6 +33,7 @@ interface Row {
   last_activity: number;
   status: IndexedStatus;
   last_seq: number;
+  seq_reserved: number;
 }
 
 function fromRow(r: Row): SessionRecord {
@@ -47,6 +50,7 @@ function fromRow(r: Row): SessionRecord {
     lastActivity: r.last_activity,
     status: r.status,
     lastSeq: r.last_seq,
+    seqReserved: r.seq_reserved,
   };
 }
 
@@ -58,9 +62,9 @@ export class SessionsIndex {
     this.db
       .prepare(
         `INSERT INTO sessions (id, name, repo_id, worktree, branch, model, thinking_level, pi_session_file,
-           created_at, last_activity, status, last_seq)
+           created_at, last_activity, status, last_seq, seq_reserved)
          VALUES (@id, @name, @repoId, @worktree, @branch, @model, @thinkingLevel, @piSessionFile,
-           @createdAt, @lastActivity, @status, @lastSeq)`,
+           @createdAt, @lastActivity, @status, @lastSeq, @seqReserved)`,
       )
       .run(s);
   }
@@ -82,7 +86,10 @@ export class SessionsIndex {
   update(
     id: string,
     patch: Partial<
-      Pick<SessionRecord, "name" | "model" | "thinkingLevel" | "status" | "lastActivity" | "lastSeq">
+      Pick<
+        SessionRecord,
+        "name" | "model" | "thinkingLevel" | "status" | "lastActivity" | "lastSeq" | "seqReserved"
+      >
     >,
   ): void {
     const cols: Record<string, string> = {
@@ -92,6 +99,7 @@ export class SessionsIndex {
       status: "status",
       lastActivity: "last_activity",
       lastSeq: "last_seq",
+      seqReserved: "seq_reserved",
     };
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return;

@@ -13,6 +13,7 @@ import { type Authenticator, bearerToken } from "./auth.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
 import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./guards.js";
 import type { Handlers } from "./handlers.js";
+import { newTransportStats, type TransportStats } from "./send-queue.js";
 
 export interface AppDeps {
   handlers: Handlers;
@@ -33,6 +34,10 @@ export interface App {
   connections: Set<RpcConnection>;
   /** Closes every open connection authenticated with one of these tokens. */
   revoke(tokenIds: string[]): void;
+  /** Send-queue counters over every connection. */
+  stats: TransportStats;
+  /** From now on new /rpc sockets are closed with 1001 at once (shutdown). */
+  stopAccepting(): void;
 }
 
 const PairBody = Type.Object(
@@ -60,6 +65,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }) as unknown as FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
   const connections = new Set<RpcConnection>();
   const throttle = new AuthThrottle();
+  const stats = newTransportStats();
+  let accepting = true;
 
   // Before anything else, WebSocket upgrades included: refuse foreign Hosts (DNS rebinding) and
   // foreign Origins (cross-site requests from a page in the user's own browser).
@@ -144,6 +151,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   );
 
   fastify.get("/rpc", { websocket: true }, (socket, req) => {
+    if (!accepting) {
+      socket.close(CloseCode.goingAway, "server shutting down");
+      return;
+    }
     const header = req.headers.authorization;
     const conn = new RpcConnection(
       socket,
@@ -155,6 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         throttle,
         log: deps.log,
         options: deps.connection,
+        stats,
       },
       header === undefined ? undefined : (bearerToken(header) ?? ""),
       req.ip,
@@ -181,6 +193,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   return {
     fastify,
     connections,
+    stats,
+    stopAccepting() {
+      accepting = false;
+    },
     revoke(tokenIds) {
       const ids = new Set(tokenIds);
       for (const c of connections) {

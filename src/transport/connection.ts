@@ -6,19 +6,25 @@ import { CloseCode, type ErrorCode, ProtocolError } from "../protocol/errors.js"
 import { isMethodName, type MethodName, Methods, type ParamsOf, type ResultOf } from "../protocol/methods.js";
 import type { ServerInfo } from "../protocol/types.js";
 import { checker, type Checker, formatIssues } from "../protocol/validate.js";
-import type { LiveSession, OutboundEvent, Subscription } from "../sessions/live-session.js";
+import type { AttachLevel, LiveSession, OutboundEvent, Subscription } from "../sessions/live-session.js";
 import type { TokenMatch } from "../store/tokens.js";
 import type { Identity } from "../pairing/identity.js";
 import { helloChallenge } from "../protocol/invite.js";
 import type { Authenticator } from "./auth.js";
 import type { AuthThrottle } from "./guards.js";
 import type { CallContext, Handlers } from "./handlers.js";
+import { jsonTooDeep } from "./json-depth.js";
+import { SendQueue, type TransportStats } from "./send-queue.js";
 
 export interface ConnectionOptions {
   maxFrameBytes: number;
   helloTimeoutMs: number;
   heartbeatMs: number;
-  maxBufferedBytes: number;
+  /** Bytes that may wait in the connection's own queue before it is closed with 4409. */
+  sendQueueBytes: number;
+  maxJsonDepth: number;
+  maxRequestsPerSecond: number;
+  maxSessionsPerConnection: number;
 }
 
 export interface ConnectionDeps {
@@ -29,6 +35,7 @@ export interface ConnectionDeps {
   throttle: AuthThrottle;
   log: Logger;
   options: ConnectionOptions;
+  stats: TransportStats;
 }
 
 const checkRequest = checker(RequestFrame);
@@ -60,6 +67,10 @@ export class RpcConnection {
   private readonly helloTimer: NodeJS.Timeout;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly log: Logger;
+  private readonly queue: SendQueue;
+  /** Token bucket: maxRequestsPerSecond sustained, twice that in a burst. */
+  private tokens: number;
+  private tokensAt = Date.now();
 
   constructor(
     private readonly ws: WebSocket,
@@ -68,6 +79,21 @@ export class RpcConnection {
     readonly address: string,
   ) {
     this.log = deps.log.child({ conn: this.id });
+    const o = deps.options;
+    this.tokens = o.maxRequestsPerSecond * 2;
+    this.queue = new SendQueue(
+      ws,
+      o.sendQueueBytes,
+      Math.min(1024 * 1024, Math.floor(o.sendQueueBytes / 4)),
+      deps.stats,
+      (queued) => {
+        deps.stats.slowConsumerCloses++;
+        this.log.warn({ queued }, "client too slow; dropping connection");
+        this.close(CloseCode.slowConsumer, "send queue full; reconnect and attach with sinceSeq");
+        // A client that does not read will not read the close frame either.
+        setTimeout(() => ws.terminate(), 2000).unref();
+      },
+    );
     ws.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     ws.on("close", () => this.cleanup());
     ws.on("error", (err) => this.log.debug({ err }, "socket error"));
@@ -113,9 +139,28 @@ export class RpcConnection {
     return match;
   }
 
-  private attach(live: LiveSession, sinceSeq?: number): Subscription {
+  /** Bytes waiting in this connection's own send queue. */
+  get queuedBytes(): number {
+    return this.queue.queuedBytes;
+  }
+
+  /** Whether one more session may be attached (an already attached one always may). */
+  private attachable(sessionId?: string): boolean {
+    return (
+      (sessionId !== undefined && this.subs.has(sessionId)) ||
+      this.subs.size < this.deps.options.maxSessionsPerConnection
+    );
+  }
+
+  private attach(live: LiveSession, sinceSeq?: number, level?: AttachLevel): Subscription {
+    if (!this.attachable(live.id)) {
+      const max = this.deps.options.maxSessionsPerConnection;
+      throw new ProtocolError("limit_exceeded", `at most ${max} sessions attached per connection`, {
+        maxSessionsPerConnection: max,
+      });
+    }
     this.subs.get(live.id)?.close();
-    const sub = live.subscribe(sinceSeq);
+    const sub = live.subscribe(sinceSeq, level);
     this.subs.set(live.id, sub);
     return sub;
   }
@@ -138,25 +183,36 @@ export class RpcConnection {
     this.cleanup();
   }
 
+  /** Waits (at most timeoutMs) until what is queued for this client has left the server. */
+  flush(timeoutMs: number): Promise<void> {
+    return this.queue.drained(timeoutMs);
+  }
+
   private cleanup(): void {
     this.closed = true;
     clearTimeout(this.helloTimer);
     clearInterval(this.heartbeat);
     for (const sub of this.subs.values()) sub.close();
     this.subs.clear();
+    this.queue.drop();
   }
 
-  private send(data: string): void {
-    if (this.closed || this.ws.readyState !== this.ws.OPEN) return;
-    if (this.ws.bufferedAmount > this.deps.options.maxBufferedBytes) {
-      this.log.warn({ buffered: this.ws.bufferedAmount }, "client too slow; dropping connection");
-      this.close(CloseCode.slowConsumer, "send queue full; reconnect and attach with sinceSeq");
-      return;
-    }
-    this.ws.send(data);
+  private send(data: string, event?: OutboundEvent): void {
+    if (this.closed) return;
+    this.queue.send(data, event);
   }
 
-  private sendEvent = (e: OutboundEvent): void => this.send(e.data);
+  private sendEvent = (e: OutboundEvent): void => this.send(e.data, e);
+
+  private rateLimited(): boolean {
+    const now = Date.now();
+    const rate = this.deps.options.maxRequestsPerSecond;
+    this.tokens = Math.min(rate * 2, this.tokens + ((now - this.tokensAt) * rate) / 1000);
+    this.tokensAt = now;
+    if (this.tokens < 1) return true;
+    this.tokens--;
+    return false;
+  }
 
   private sendResult(id: RequestId, result: unknown): void {
     this.send(JSON.stringify({ v: PROTOCOL_VERSION, kind: "response", id, ok: true, result }));
@@ -179,11 +235,26 @@ export class RpcConnection {
       });
       return;
     }
+    const text = data.toString("utf8");
+    const maxDepth = this.deps.options.maxJsonDepth;
+    if (jsonTooDeep(text, maxDepth)) {
+      this.sendError(null, "limit_exceeded", `JSON nested deeper than ${maxDepth} levels`, {
+        maxJsonDepth: maxDepth,
+      });
+      return;
+    }
     let raw: unknown;
     try {
-      raw = JSON.parse(data.toString("utf8"));
+      raw = JSON.parse(text);
     } catch (err) {
       this.sendError(null, "parse_error", `invalid JSON: ${(err as Error).message}`);
+      return;
+    }
+    if (this.rateLimited()) {
+      const rate = this.deps.options.maxRequestsPerSecond;
+      this.sendError(idOf(raw), "limit_exceeded", `more than ${rate} requests per second; slow down`, {
+        maxRequestsPerSecond: rate,
+      });
       return;
     }
     const checked = checkRequest(raw);
@@ -234,8 +305,9 @@ export class RpcConnection {
       const ctx: CallContext = {
         principal,
         sessionId: req.sessionId ?? "",
-        attach: (live, sinceSeq) => {
-          const sub = this.attach(live, sinceSeq);
+        attachable: () => this.attachable(),
+        attach: (live, sinceSeq, level) => {
+          const sub = this.attach(live, sinceSeq, level);
           started.push(sub);
           return sub;
         },

@@ -1,7 +1,7 @@
 import { ProtocolError } from "../protocol/errors.js";
 import type { MethodName, ParamsOf, ResultOf } from "../protocol/methods.js";
 import { listRepos, ReposFileError } from "../repos/repos.js";
-import type { LiveSession, Subscription } from "../sessions/live-session.js";
+import type { AttachLevel, LiveSession, Subscription } from "../sessions/live-session.js";
 import type { PermissionBroker } from "../sessions/permissions.js";
 import type { SessionService } from "../sessions/service.js";
 import type { TokenMatch, TokenStore } from "../store/tokens.js";
@@ -13,7 +13,9 @@ export interface CallContext {
   /** The envelope's sessionId; present for every method marked `scoped`. */
   sessionId: string;
   /** Subscribes the connection; events (replay first) flow once this request's response is sent. */
-  attach(live: LiveSession, sinceSeq?: number): Subscription;
+  attach(live: LiveSession, sinceSeq?: number, level?: AttachLevel): Subscription;
+  /** Whether the connection may attach one more session (limits.maxSessionsPerConnection). */
+  attachable(): boolean;
   detach(sessionId: string): boolean;
 }
 
@@ -56,6 +58,12 @@ export function createHandlers({
       }
     },
     "session.create": async (params, ctx) => {
+      if (!ctx.attachable()) {
+        throw new ProtocolError(
+          "limit_exceeded",
+          "too many sessions attached to this connection; detach one",
+        );
+      }
       const live = await sessions.create(params);
       ctx.attach(live);
       return { session: live.info() };
@@ -74,8 +82,14 @@ export function createHandlers({
     },
     "session.attach": async (params, ctx) => {
       const live = await sessions.open(params.sessionId);
-      const sub = ctx.attach(live, params.sinceSeq);
-      return { session: live.info(), seq: live.currentSeq, replay: sub.verdict, replayed: sub.replayCount };
+      const sub = ctx.attach(live, params.sinceSeq, params.level);
+      return {
+        session: live.info(),
+        seq: live.currentSeq,
+        epoch: live.epoch,
+        replay: sub.verdict,
+        replayed: sub.replayCount,
+      };
     },
     "session.detach": (params, ctx) => ({ detached: ctx.detach(params.sessionId) }),
     "session.delete": async (params) => ({ deleted: true, ...(await sessions.delete(params)) }),
@@ -84,7 +98,7 @@ export function createHandlers({
     follow_up: async (params, ctx) => (await scoped(ctx)).queue("follow_up", params),
     abort: async (_params, ctx) => (await scoped(ctx)).abort(),
     get_state: async (_params, ctx) => ({ state: (await scoped(ctx)).state() }),
-    get_messages: async (_params, ctx) => ({ messages: (await scoped(ctx)).messages() }),
+    get_messages: async (params, ctx) => (await scoped(ctx)).messages(params),
     get_available_models: () => ({ models: sessions.availableModels() }),
     set_model: async (params, ctx) => (await scoped(ctx)).setModel(params.provider, params.modelId),
     set_thinking_level: async (params, ctx) => (await scoped(ctx)).setThinkingLevel(params.level),

@@ -1,0 +1,149 @@
+import type { WebSocket } from "ws";
+import { PROTOCOL_VERSION } from "../protocol/envelope.js";
+import type { OutboundEvent } from "../sessions/live-session.js";
+
+/** Counters over every connection, for operators and for tests that check memory stays bounded. */
+export interface TransportStats {
+  /** Connections closed with 4409 because their send queue passed its limit. */
+  slowConsumerCloses: number;
+  /** Largest number of bytes any connection had waiting in its own queue (on top of the socket's buffer). */
+  peakQueuedBytes: number;
+  /** Largest ws.bufferedAmount seen when a frame was handed to the socket. */
+  peakBufferedBytes: number;
+  /** Delta events folded into the previous queued delta because the client was behind. */
+  mergedDeltas: number;
+}
+
+export function newTransportStats(): TransportStats {
+  return { slowConsumerCloses: 0, peakQueuedBytes: 0, peakBufferedBytes: 0, mergedDeltas: 0 };
+}
+
+type Merge = NonNullable<OutboundEvent["merge"]>;
+
+interface Item {
+  data: string | undefined;
+  bytes: number;
+  merge?: Merge & { firstSeq: number; seq: number };
+}
+
+/**
+ * What a connection still has to send. Frames go straight to the socket while its buffer is below
+ * `highWater`; past that they wait here, where consecutive deltas of one content block are merged
+ * into a single frame. When more than `limit` bytes wait, `onOverflow` drops the client.
+ */
+export class SendQueue {
+  private items: Item[] = [];
+  private head = 0;
+  private bytesQueued = 0;
+  private dead = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly limit: number,
+    private readonly highWater: number,
+    private readonly stats: TransportStats,
+    private readonly onOverflow: (queued: number) => void,
+  ) {}
+
+  get queuedBytes(): number {
+    return this.bytesQueued;
+  }
+
+  /** Stops sending and frees what waits. */
+  drop(): void {
+    this.dead = true;
+    this.items = [];
+    this.head = 0;
+    this.bytesQueued = 0;
+  }
+
+  /** Resolves once everything queued has reached the socket's buffer and the buffer is empty, or after timeoutMs. */
+  async drained(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (
+      !this.dead &&
+      (this.head < this.items.length || this.ws.bufferedAmount > 0) &&
+      Date.now() < until
+    ) {
+      this.pump();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  send(data: string, event?: OutboundEvent): void {
+    if (this.dead || this.ws.readyState !== this.ws.OPEN) return;
+    if (this.head === this.items.length && this.ws.bufferedAmount < this.highWater) {
+      this.write(data);
+      return;
+    }
+    const last = this.items[this.items.length - 1];
+    const m = event?.merge;
+    if (
+      m &&
+      event &&
+      last?.merge &&
+      this.items.length - 1 >= this.head &&
+      last.merge.key === m.key &&
+      last.merge.sessionId === m.sessionId &&
+      last.merge.epoch === m.epoch &&
+      last.merge.seq + 1 === event.seq
+    ) {
+      last.merge.text += m.text;
+      last.merge.seq = event.seq;
+      last.data = undefined;
+      last.bytes += m.text.length;
+      this.bytesQueued += m.text.length;
+      this.stats.mergedDeltas++;
+    } else {
+      const item: Item = { data, bytes: data.length };
+      if (m && event) item.merge = { ...m, firstSeq: event.seq, seq: event.seq };
+      this.items.push(item);
+      this.bytesQueued += data.length;
+    }
+    if (this.bytesQueued > this.limit) {
+      // Never held: the frame that would pass the limit drops the client instead.
+      const queued = this.bytesQueued;
+      this.drop();
+      this.onOverflow(queued);
+    } else if (this.bytesQueued > this.stats.peakQueuedBytes) this.stats.peakQueuedBytes = this.bytesQueued;
+  }
+
+  private write(data: string): void {
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > this.stats.peakBufferedBytes) this.stats.peakBufferedBytes = buffered;
+    this.ws.send(data, () => this.pump());
+  }
+
+  private pump(): void {
+    while (!this.dead && this.head < this.items.length && this.ws.bufferedAmount < this.highWater) {
+      if (this.ws.readyState !== this.ws.OPEN) return;
+      const item = this.items[this.head] as Item;
+      this.items[this.head] = undefined as unknown as Item;
+      this.head++;
+      this.bytesQueued -= item.bytes;
+      this.write(item.data ?? render(item));
+    }
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** A merged delta: one frame for seqs firstSeq … seq. */
+function render(item: Item): string {
+  const m = item.merge as NonNullable<Item["merge"]>;
+  return JSON.stringify({
+    v: PROTOCOL_VERSION,
+    kind: "event",
+    sessionId: m.sessionId,
+    epoch: m.epoch,
+    seq: m.seq,
+    firstSeq: m.firstSeq,
+    type: "message_update",
+    payload: { delta: { type: m.deltaType, contentIndex: m.contentIndex, delta: m.text } },
+  });
+}
