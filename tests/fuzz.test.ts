@@ -2,6 +2,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type Harness, recordEvents, startHarness, TOKEN } from "./helpers/harness.js";
+import { seededRandom } from "./helpers/random.js";
 
 const SEED = 20240605;
 const FRAMES = 3000;
@@ -17,16 +18,6 @@ const CODES = new Set([
   "forbidden",
   "internal",
 ]);
-
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const METHODS = [
   "hello",
@@ -128,7 +119,7 @@ describe("hostile input", () => {
     const idle = good.waitForEvent(session.id, "session_status", (e) => e.payload.status === "idle", 240_000);
     await good.request("prompt", { message: "stream while under attack" }, session.id);
 
-    const rand = mulberry32(SEED);
+    const rand = seededRandom(SEED);
     let sent = 0;
     let answered = 0;
     let closedSockets = 0;

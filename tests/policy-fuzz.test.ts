@@ -1,6 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { policyFixture, type PolicyFixture } from "./helpers/policy-fixture.js";
+import { seededRandom, type Rng } from "./helpers/random.js";
 
 /**
  * Property test of the bash matcher: random but reproducible rewrites of hard-deny commands (quoting,
@@ -10,19 +11,6 @@ import { policyFixture, type PolicyFixture } from "./helpers/policy-fixture.js";
 const SEED = Number(process.env.POLICY_FUZZ_SEED ?? 0x5eed);
 const DANGEROUS_CASES = 800;
 const HARMLESS_CASES = 400;
-
-type Rng = () => number;
-
-function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)] as T;
 
@@ -282,7 +270,7 @@ function harmlessCores(): Core[] {
 
 describe("bash matcher property test", () => {
   it(`${DANGEROUS_CASES} rewrites of hard-deny commands stay denied (seed ${SEED})`, () => {
-    const cases = generate(mulberry32(SEED), dangerousCores(), DANGEROUS_CASES, false);
+    const cases = generate(seededRandom(SEED), dangerousCores(), DANGEROUS_CASES, false);
     expect(cases.length).toBe(DANGEROUS_CASES);
     expect(syntaxErrors(cases)).toEqual([]);
     const escaped = cases
@@ -293,7 +281,7 @@ describe("bash matcher property test", () => {
   });
 
   it(`${HARMLESS_CASES} rewrites of harmless look-alikes stay allowed (seed ${SEED})`, () => {
-    const cases = generate(mulberry32(SEED + 1), harmlessCores(), HARMLESS_CASES, true);
+    const cases = generate(seededRandom(SEED + 1), harmlessCores(), HARMLESS_CASES, true);
     expect(cases.length).toBe(HARMLESS_CASES);
     expect(syntaxErrors(cases)).toEqual([]);
     const blocked = cases

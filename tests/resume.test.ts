@@ -3,6 +3,7 @@ import type { AnyEvent } from "../src/client/client.js";
 import type { PiClient } from "../src/client/client.js";
 import type { FakeStep } from "./helpers/fake-llm.js";
 import { type Harness, recordEvents, startHarness } from "./helpers/harness.js";
+import { seededRandom } from "./helpers/random.js";
 
 /** Like the harness's runTurn, but resolves once the session is idle again (the last event of a turn). */
 async function runTurn(
@@ -16,17 +17,6 @@ async function runTurn(
   const idle = client.waitForEvent(sessionId, "session_status", (e) => e.payload.status === "idle", 60_000);
   await client.request("prompt", { message }, sessionId);
   await idle;
-}
-
-/** Deterministic PRNG so a failing drop pattern can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function streamedText(events: AnyEvent[]): string {
@@ -66,7 +56,7 @@ describe("resume with sinceSeq", () => {
     );
     await watcher.request("prompt", { message: "talk" }, session.id);
 
-    const rand = mulberry32(5);
+    const rand = seededRandom(5);
     const seen: AnyEvent[] = [];
     let epoch: string | undefined;
     let drops = 0;

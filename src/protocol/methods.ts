@@ -39,6 +39,17 @@ function method<P extends TSchema, R extends TSchema>(spec: MethodSpec<P, R>): M
   return spec;
 }
 
+/** steer and follow_up take the same message and answer the same way. */
+const QueuedMessageParams = Type.Object(
+  {
+    message: Message,
+    images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })),
+    clientTurnId: ClientTurnId,
+  },
+  Strict,
+);
+const QueuedResult = Type.Object({ queued: Type.Literal(true), duplicate: Duplicate });
+
 export const Methods = {
   hello: method({
     scoped: false,
@@ -187,28 +198,14 @@ export const Methods = {
   steer: method({
     scoped: true,
     description: "Queue a message delivered after the current tool calls, before the next LLM call.",
-    params: Type.Object(
-      {
-        message: Message,
-        images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })),
-        clientTurnId: ClientTurnId,
-      },
-      Strict,
-    ),
-    result: Type.Object({ queued: Type.Literal(true), duplicate: Duplicate }),
+    params: QueuedMessageParams,
+    result: QueuedResult,
   }),
   follow_up: method({
     scoped: true,
     description: "Queue a message delivered when the agent would otherwise stop.",
-    params: Type.Object(
-      {
-        message: Message,
-        images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })),
-        clientTurnId: ClientTurnId,
-      },
-      Strict,
-    ),
-    result: Type.Object({ queued: Type.Literal(true), duplicate: Duplicate }),
+    params: QueuedMessageParams,
+    result: QueuedResult,
   }),
   abort: method({
     scoped: true,
