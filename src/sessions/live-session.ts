@@ -144,14 +144,17 @@ export class LiveSession {
       type: ev.type,
       payload: ev.payload,
     });
-    const out: OutboundEvent = { seq, type: ev.type, data };
+    // merge is always present (undefined or not) and built as one literal: every streamed token goes
+    // through here, and a spread or a late-added property cost more than the JSON.stringify above.
+    const out: OutboundEvent = { seq, type: ev.type, data, merge: undefined };
     if (ev.type === "message_update") {
       const d = ev.payload.delta;
       if ((d.type === "text_delta" || d.type === "thinking_delta") && d.contentIndex !== undefined) {
-        const base = { sessionId: this.record.id, epoch: this.epoch, deltaType: d.type };
         out.merge = {
-          ...base,
           key: `${d.type}:${d.contentIndex}`,
+          sessionId: this.record.id,
+          epoch: this.epoch,
+          deltaType: d.type,
           contentIndex: d.contentIndex,
           text: d.delta ?? "",
         };

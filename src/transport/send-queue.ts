@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { WebSocket } from "ws";
 import { PROTOCOL_VERSION } from "../protocol/envelope.js";
 import type { OutboundEvent } from "../sessions/live-session.js";
@@ -18,6 +19,11 @@ export function newTransportStats(): TransportStats {
   return { slowConsumerCloses: 0, peakQueuedBytes: 0, peakBufferedBytes: 0, mergedDeltas: 0 };
 }
 
+/** Largest batch of corked frames held back within one tick. */
+const CORK_FLUSH_BYTES = 64 * 1024;
+/** Frames of a tick written at once before the rest are batched (see batchBurst). */
+const UNCORKED_FRAMES_PER_TICK = 8;
+
 type Merge = NonNullable<OutboundEvent["merge"]>;
 
 interface Item {
@@ -36,6 +42,9 @@ export class SendQueue {
   private head = 0;
   private bytesQueued = 0;
   private dead = false;
+  /** Frames written in this tick, and the socket corked for the rest of it. */
+  private tickWrites = 0;
+  private corkedSocket: Socket | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -111,8 +120,40 @@ export class SendQueue {
   private write(data: string): void {
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.stats.peakBufferedBytes) this.stats.peakBufferedBytes = buffered;
+    const socket = this.batchBurst();
     this.ws.send(data, () => this.pump());
+    // Corked bytes count in bufferedAmount: flush them before they could pass for a slow client's.
+    if (socket && socket.writableLength >= Math.min(CORK_FLUSH_BYTES, this.highWater / 2)) {
+      socket.uncork();
+      socket.cork();
+    }
   }
+
+  /**
+   * A streaming burst (hundreds of events from one read of the LLM's response) would cost one
+   * syscall per frame, more CPU than pi spends per event (npm run bench, issue #6). Past the first
+   * few frames of a tick the socket is corked, and the rest leave in one writev when the tick ends.
+   * The first few go at once: a turn's opening events are followed by synchronous work in the same
+   * tick, and corking them would hold them back for its duration. Returns the socket while corked.
+   */
+  private batchBurst(): Socket | undefined {
+    const n = ++this.tickWrites;
+    if (n === 1) process.nextTick(this.endTick);
+    if (n <= UNCORKED_FRAMES_PER_TICK) return undefined;
+    // ws exposes no cork of its own; _socket is the net.Socket it writes to.
+    const socket = (this.ws as unknown as { _socket?: Socket })._socket;
+    if (n === UNCORKED_FRAMES_PER_TICK + 1 && socket) {
+      socket.cork();
+      this.corkedSocket = socket;
+    }
+    return this.corkedSocket;
+  }
+
+  private readonly endTick = (): void => {
+    this.tickWrites = 0;
+    this.corkedSocket?.uncork();
+    this.corkedSocket = undefined;
+  };
 
   private pump(): void {
     while (!this.dead && this.head < this.items.length && this.ws.bufferedAmount < this.highWater) {

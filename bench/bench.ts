@@ -1,0 +1,196 @@
+import { startBaseline } from "./baseline/index.js";
+import { machine, type Machine, now } from "./lib/common.js";
+import { createSessions } from "./lib/fleet.js";
+import { type LlmThread, startLlmThread } from "./lib/llm-worker.js";
+import { makeDataDir, spawnServer } from "./lib/server-proc.js";
+import type { Stream } from "./lib/workload.js";
+import { type LatencyCase, measureLatency, warmUp } from "./scenarios/latency.js";
+import { measureThroughput, type Throughput } from "./scenarios/throughput.js";
+import {
+  type IdleRow,
+  measureIdleMemory,
+  measureNeverReading,
+  type NeverReading,
+} from "./scenarios/memory.js";
+import { measureResume, type ResumeRow } from "./scenarios/resume.js";
+import {
+  type CreateTiming,
+  measureCreate,
+  measureSdkStartup,
+  measureServerStartup,
+} from "./scenarios/startup.js";
+import { measureWire, type Wire } from "./scenarios/wire.js";
+
+export interface Sizes {
+  startupReps: number;
+  createReps: number;
+  latencySessions: number[];
+  latencyClients: number[];
+  /** An LLM's pace: the latency a user feels is measured under load a user would cause. */
+  latencyStream: Stream;
+  throughput: { sessions: number; tokens: number; rounds: number };
+  fanoutClients: number;
+  idleSessions: number[];
+  /** Time allowed for creating the idle sessions; past it the figure is for as many as were made. */
+  idleBudgetMs: number;
+  neverReadingTokens: number;
+  resumeMissed: number[];
+  resumeReps: number;
+  wireTokens: number;
+}
+
+export const FULL: Sizes = {
+  startupReps: 3,
+  createReps: 5,
+  latencySessions: [1, 20, 100],
+  latencyClients: [1, 3],
+  latencyStream: { tokens: 400, chunkSize: 4, delayMs: 15 },
+  throughput: { sessions: 8, tokens: 5000, rounds: 5 },
+  fanoutClients: 3,
+  idleSessions: [100, 1000],
+  idleBudgetMs: 60_000,
+  neverReadingTokens: 10_000,
+  resumeMissed: [1000, 10_000],
+  resumeReps: 3,
+  wireTokens: 1000,
+};
+
+/** A smoke run: every figure, small sizes, about a minute. */
+export const QUICK: Sizes = {
+  ...FULL,
+  startupReps: 1,
+  createReps: 2,
+  latencySessions: [1, 20],
+  latencyStream: { tokens: 100, chunkSize: 4, delayMs: 15 },
+  throughput: { sessions: 4, tokens: 2000, rounds: 1 },
+  idleSessions: [20, 100],
+  neverReadingTokens: 2000,
+  resumeMissed: [200, 1000],
+  resumeReps: 1,
+};
+
+export interface Results {
+  machine: Machine;
+  sizes: Sizes;
+  startup: { serverMs: number; sdkMs: number };
+  create: { server: CreateTiming; baseline: CreateTiming };
+  latency: LatencyCase[];
+  throughput: Throughput;
+  fanout: Throughput;
+  idle: IdleRow[];
+  neverReading: NeverReading;
+  resume: ResumeRow[];
+  wire: Wire;
+  wallSeconds: number;
+}
+
+export interface RunOptions {
+  log?: (line: string) => void;
+  /** Extra node flags for the main server process, e.g. --cpu-prof. */
+  serverNodeArgs?: string[];
+}
+
+/**
+ * Runs every scenario against the built server (a child process) and the raw SDK (another), with
+ * the fake LLM and the clients in this process. Heavy scenarios never overlap.
+ */
+export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Results> {
+  const log = opts.log ?? (() => undefined);
+  const t0 = now();
+  const llm = await startLlmThread();
+  const cleanup: (() => Promise<void>)[] = [];
+  try {
+    log("start-up");
+    const startup = {
+      serverMs: await measureServerStartup(llm, sizes.startupReps),
+      sdkMs: await measureSdkStartup(llm, sizes.startupReps),
+    };
+
+    // The main server runs with the shipped limits: only the session count is raised.
+    const maxLatency = Math.max(...sizes.latencySessions, sizes.throughput.sessions);
+    const server = await spawnServer(makeDataDir(llm, { maxSessions: maxLatency + 50 }), {
+      nodeArgs: opts.serverNodeArgs,
+    });
+    cleanup.push(() => server.stop());
+    const baseline = await startBaseline(makeDataDir(llm));
+    cleanup.push(() => baseline.stop());
+    const ids = await createSessions(server.url, maxLatency);
+    await warmUp(server, baseline, ids);
+
+    log("session.create → first event");
+    const create = await measureCreate(server, baseline, sizes.createReps);
+
+    log("added latency");
+    const cases = sizes.latencySessions.flatMap((sessions) =>
+      sizes.latencyClients.map((clients) => ({ sessions, clients })),
+    );
+    const latency = await measureLatency(server, baseline, ids, cases, sizes.latencyStream);
+
+    log("throughput");
+    const throughput = await measureThroughput(server, baseline, ids, { ...sizes.throughput, clients: 1 });
+    const fanout = await measureThroughput(server, baseline, ids, {
+      ...sizes.throughput,
+      rounds: 1,
+      clients: sizes.fanoutClients,
+    });
+
+    log("wire bytes");
+    const wire = await measureWire(server, baseline, sizes.wireTokens);
+
+    log("never-reading client");
+    const neverReading = await measureNeverReading(server, sizes.neverReadingTokens);
+    await stopAll(cleanup);
+
+    log("idle memory");
+    const idle = await idleMemory(llm, sizes);
+    log("resume");
+    const replay = await resume(llm, sizes);
+    return {
+      machine: machine(),
+      sizes,
+      startup,
+      create,
+      latency,
+      throughput,
+      fanout,
+      idle,
+      neverReading,
+      resume: replay,
+      wire,
+      wallSeconds: (now() - t0) / 1000,
+    };
+  } finally {
+    await stopAll(cleanup);
+    await llm.close();
+  }
+}
+
+async function stopAll(cleanup: (() => Promise<void>)[]): Promise<void> {
+  for (const stop of cleanup.splice(0).reverse()) await stop().catch(() => undefined);
+}
+
+/** Fresh processes with the shipped limits, so no earlier scenario's heap is counted. */
+async function idleMemory(llm: LlmThread, sizes: Sizes): Promise<IdleRow[]> {
+  const server = await spawnServer(makeDataDir(llm, { maxSessions: Math.max(...sizes.idleSessions) + 10 }));
+  try {
+    const baseline = await startBaseline(makeDataDir(llm));
+    try {
+      return await measureIdleMemory(server, baseline, sizes.idleSessions, sizes.idleBudgetMs);
+    } finally {
+      await baseline.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+/** The replay figure needs a buffer larger than the default (5000 events). */
+async function resume(llm: LlmThread, sizes: Sizes): Promise<ResumeRow[]> {
+  const replayBufferEvents = Math.max(...sizes.resumeMissed) + 1000;
+  const server = await spawnServer(makeDataDir(llm, { replayBufferEvents }));
+  try {
+    return await measureResume(server, sizes.resumeMissed, sizes.resumeReps);
+  } finally {
+    await server.stop();
+  }
+}

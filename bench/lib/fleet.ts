@@ -1,0 +1,141 @@
+import { type AnyEvent, PiClient } from "../../src/client/client.js";
+import { now } from "./common.js";
+import { TOKEN } from "./server-proc.js";
+import { promptFor, type Stream } from "./workload.js";
+
+export function connect(url: string): Promise<PiClient> {
+  return PiClient.connect(url, { token: TOKEN, clientName: "bench", requestTimeoutMs: 120_000 });
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; past `deadline` (a now() time) no new item starts. */
+export async function pool<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+  deadline = Infinity,
+): Promise<R[]> {
+  const out: R[] = [];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && now() < deadline) {
+      const i = next++;
+      out[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out.filter((r) => r !== undefined);
+}
+
+/**
+ * Creates scratch sessions (no repo, so no git cost). A creating connection is attached to what it
+ * creates, and a connection has a request rate and an attach limit (limits.maxRequestsPerSecond,
+ * maxSessionsPerConnection): each connection makes a few and is closed, which detaches it.
+ */
+export async function createSessions(url: string, count: number, deadline = Infinity): Promise<string[]> {
+  const perConnection = 25;
+  const batches = Array.from({ length: Math.ceil(count / perConnection) }, (_, i) =>
+    Math.min(perConnection, count - i * perConnection),
+  );
+  const made = await pool(
+    batches,
+    4,
+    async (n) => {
+      const creator = await connect(url);
+      const ids: string[] = [];
+      try {
+        while (ids.length < n && now() < deadline) {
+          ids.push((await creator.request("session.create", {})).session.id);
+        }
+      } finally {
+        await creator.close();
+      }
+      return ids;
+    },
+    deadline,
+  );
+  return made.flat();
+}
+
+/** One client per (session, copy): `perSession` separate connections attached to each session. */
+export interface Attached {
+  sessionId: string;
+  client: PiClient;
+}
+
+export async function attachClients(
+  url: string,
+  sessionIds: string[],
+  perSession: number,
+): Promise<Attached[]> {
+  const pairs = sessionIds.flatMap((sessionId) => Array.from({ length: perSession }, () => sessionId));
+  return pool(pairs, 16, async (sessionId) => {
+    const client = await connect(url);
+    await client.request("session.attach", { sessionId });
+    return { sessionId, client };
+  });
+}
+
+export async function closeAll(clients: Attached[]): Promise<void> {
+  await Promise.all(clients.map((a) => a.client.close().catch(() => undefined)));
+}
+
+export interface TurnResult {
+  /** Client receive time minus the event's server `ts`, ms, one per delivered event. */
+  latencies: number[];
+  /** Events delivered to all the clients together. */
+  delivered: number;
+  /** First prompt sent to the last client seeing the session go idle, ms. */
+  wallMs: number;
+}
+
+function isIdle(e: AnyEvent): boolean {
+  return e.type === "session_status" && e.payload.status === "idle";
+}
+
+/**
+ * Every session streams `stream` at once; the first client of each session sends the prompt. Resolves
+ * when every client has seen its session go idle, i.e. has received the whole turn.
+ */
+export async function streamTurn(
+  clients: Attached[],
+  stream: Stream,
+  timeoutMs = 240_000,
+): Promise<TurnResult> {
+  const latencies: number[] = [];
+  let delivered = 0;
+  const offs: (() => void)[] = [];
+  const done = clients.map(
+    ({ client, sessionId }) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`turn on ${sessionId} timed out`)), timeoutMs);
+        offs.push(
+          client.onEvent((e) => {
+            const received = now();
+            if (e.sessionId !== sessionId) return;
+            delivered++;
+            const ts = (e as { ts?: number }).ts;
+            if (ts !== undefined) latencies.push(received - ts);
+            if (isIdle(e)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          }),
+        );
+      }),
+  );
+  const t0 = now();
+  const prompted = new Set<string>();
+  await Promise.all(
+    clients.map(async ({ client, sessionId }) => {
+      if (prompted.has(sessionId)) return;
+      prompted.add(sessionId);
+      await client.request("prompt", { message: promptFor(stream) }, sessionId);
+    }),
+  );
+  try {
+    await Promise.all(done);
+  } finally {
+    for (const off of offs) off();
+  }
+  return { latencies, delivered, wallMs: now() - t0 };
+}

@@ -1,0 +1,277 @@
+import type { Results } from "./bench.js";
+import { type Dist, MiB, round } from "./lib/common.js";
+import type { LatencyCase } from "./scenarios/latency.js";
+
+export interface Target {
+  value: number;
+  target: number;
+  unit: string;
+  /** How value compares with target: at most or at least. */
+  kind: "max" | "min";
+  met: boolean;
+  /** Which measurement the value comes from. */
+  from: string;
+}
+
+function target(value: number, limit: number, unit: string, kind: "max" | "min", from: string): Target {
+  const met = Number.isFinite(value) && (kind === "max" ? value <= limit : value >= limit);
+  return { value: round(value), target: limit, unit, kind, met, from };
+}
+
+/** The case a target names, or the closest one a smaller run has. */
+function latencyCase(r: Results, sessions: number, clients: number): LatencyCase {
+  const exact = r.latency.find((c) => c.sessions === sessions && c.clients === clients);
+  if (exact) return exact;
+  const sorted = [...r.latency].sort((a, b) => b.sessions * b.clients - a.sessions * a.clients);
+  const c = sorted.find((x) => x.sessions <= sessions && x.clients <= clients) ?? sorted[0];
+  if (!c) throw new Error("no latency case");
+  return c;
+}
+
+export type TargetName =
+  | "addedLatencyP99"
+  | "deliveredEventsPerSec"
+  | "cpuPerEventVsSdk"
+  | "rssPerIdleSession"
+  | "rssIdleSessions"
+  | "neverReadingClientAdds"
+  | "replay"
+  | "startupToHealthy"
+  | "wireBytesVsText";
+
+/** Every target of issue #6 with the value this run measured for it. */
+export function targets(r: Results): Record<TargetName, Target> {
+  const lat = latencyCase(r, 20, 3);
+  const idle0 = r.idle[0];
+  const idleN = r.idle[r.idle.length - 1];
+  if (!idle0 || !idleN) throw new Error("no idle memory rows");
+  const perIdle = idleN.sessions > 0 ? (idleN.server - idle0.server) / idleN.sessions : Number.NaN;
+  const replay = r.resume.reduce((a, b) => (b.missed > a.missed ? b : a));
+  const fan = r.fanout.server.eventsPerSec >= r.throughput.server.eventsPerSec ? r.fanout : r.throughput;
+  return {
+    addedLatencyP99: target(
+      lat.server.p99,
+      2,
+      "ms",
+      "max",
+      `${lat.sessions} sessions × ${lat.clients} clients`,
+    ),
+    deliveredEventsPerSec: target(
+      fan.server.eventsPerSec,
+      50_000,
+      "events/s",
+      "min",
+      `${fan.sessions} sessions × ${fan.clients} clients, ${r.machine.cores} cores`,
+    ),
+    cpuPerEventVsSdk: target(
+      r.throughput.ratio?.cpuSecPer1000 ?? Number.NaN,
+      1.5,
+      "× raw SDK",
+      "max",
+      `${r.throughput.sessions} sessions × 1 client at saturation`,
+    ),
+    rssPerIdleSession: target(perIdle / MiB, 1, "MiB", "max", `0 → ${idleN.sessions} idle sessions`),
+    rssIdleSessions: target(idleN.server / 2 ** 30, 1.5, "GiB", "max", `${idleN.sessions} idle sessions`),
+    neverReadingClientAdds: target(
+      (r.neverReading.peakWith - r.neverReading.peakWithout) / MiB,
+      50,
+      "MiB",
+      "max",
+      `${r.neverReading.events}-event turn`,
+    ),
+    replay: target(replay.ms, 100, "ms", "max", `${replay.missed} missed events`),
+    startupToHealthy: target(r.startup.serverMs, 2000, "ms", "max", "process start → GET /health ok"),
+    wireBytesVsText: target(
+      r.wire.wireBytes / r.wire.textBytes,
+      1.3,
+      "× text",
+      "max",
+      `${r.wire.tokens} tokens`,
+    ),
+  };
+}
+
+const ms = (x: number): string => `${round(x)} ms`;
+const mib = (x: number): string => `${round(x / MiB)} MiB`;
+const ratio = (a: number, b: number | undefined): string =>
+  b === undefined || !Number.isFinite(a / b) || b === 0 ? "—" : `${round(a / b)}×`;
+/** A median of per-round ratios, marked so it is not read as the ratio of the two medians shown. */
+const paired = (x: number | undefined): string => (x === undefined ? "—" : `${round(x)}× (paired)`);
+const dist3 = (d: Dist): string => `${round(d.p50)} / ${round(d.p99)} / ${round(d.max)} ms`;
+const met = (t: Target): string =>
+  `${t.kind === "max" ? "≤" : "≥"} ${t.target} ${t.unit}: ${t.met ? "**met**" : "**not met**"} (${t.value})`;
+
+type Row = [figure: string, server: string, baseline: string, ratio: string, target: string];
+
+/** The table for people: one row per figure, its raw-SDK baseline, the ratio and the target. */
+export function markdown(r: Results): string {
+  const t = targets(r);
+  const rows: Row[] = [];
+  for (const c of r.latency) {
+    const isTarget = t.addedLatencyP99.from === `${c.sessions} sessions × ${c.clients} clients`;
+    rows.push([
+      `added latency p50 / p99 / max, ${c.sessions} session${c.sessions > 1 ? "s" : ""} × ${c.clients} client${c.clients > 1 ? "s" : ""} (${c.server.n} events)`,
+      dist3(c.server),
+      dist3(c.baseline),
+      "—",
+      isTarget ? met(t.addedLatencyP99) : "",
+    ]);
+  }
+  rows.push([
+    "… the benchmark's own event-loop delay p99 meanwhile, per case (clients share one thread: part of the figures above)",
+    r.latency.map((c) => `${c.sessions}×${c.clients}: ${round(c.clientLoopDelayP99)}`).join(", ") + " ms",
+    "—",
+    "—",
+    "",
+  ]);
+  const tp = r.throughput;
+  rows.push([
+    `delivered events/s at saturation, ${tp.sessions} sessions × 1 client (median of ${r.sizes.throughput.rounds} rounds)`,
+    `${round(tp.server.eventsPerSec)}`,
+    `${round(tp.baseline?.eventsPerSec ?? Number.NaN)}`,
+    paired(tp.ratio?.eventsPerSec),
+    t.deliveredEventsPerSec.from.startsWith(`${tp.sessions} sessions × 1 `)
+      ? met(t.deliveredEventsPerSec)
+      : "",
+  ]);
+  const fo = r.fanout;
+  rows.push([
+    `delivered events/s at saturation, ${fo.sessions} sessions × ${fo.clients} clients`,
+    `${round(fo.server.eventsPerSec)}`,
+    "—",
+    "—",
+    t.deliveredEventsPerSec.from.startsWith(`${fo.sessions} sessions × ${fo.clients} `)
+      ? met(t.deliveredEventsPerSec)
+      : "",
+  ]);
+  rows.push([
+    `CPU seconds per 1,000 delivered events, ${tp.sessions} sessions × 1 client`,
+    `${round(tp.server.cpuSecPer1000)} s`,
+    `${round(tp.baseline?.cpuSecPer1000 ?? Number.NaN)} s`,
+    paired(tp.ratio?.cpuSecPer1000),
+    met(t.cpuPerEventVsSdk),
+  ]);
+  rows.push([
+    `CPU seconds per 1,000 delivered events, ${fo.sessions} × ${fo.clients} clients`,
+    `${round(fo.server.cpuSecPer1000)} s`,
+    "—",
+    "—",
+    "",
+  ]);
+  const idle0 = r.idle[0];
+  for (const row of r.idle) {
+    const isLast = row === r.idle[r.idle.length - 1];
+    rows.push([
+      `RSS with ${row.sessions} idle sessions (created, never prompted)`,
+      mib(row.server),
+      mib(row.baseline),
+      ratio(row.server, row.baseline),
+      isLast && row.sessions > 0 ? met(t.rssIdleSessions) : "",
+    ]);
+  }
+  const last = r.idle[r.idle.length - 1];
+  if (idle0 && last && last.sessions > 0) {
+    rows.push([
+      `RSS per idle session (0 → ${last.sessions})`,
+      mib((last.server - idle0.server) / last.sessions),
+      mib((last.baseline - idle0.baseline) / last.sessions),
+      ratio(last.server - idle0.server, last.baseline - idle0.baseline),
+      met(t.rssPerIdleSession),
+    ]);
+  }
+  const streaming = r.latency.filter((c) => c.clients === 1).at(-1);
+  if (streaming) {
+    rows.push([
+      `RSS per streaming session (peak growth, ${streaming.sessions} sessions × 1 client)`,
+      mib(streaming.rssPerSession.server),
+      mib(streaming.rssPerSession.baseline),
+      ratio(streaming.rssPerSession.server, streaming.rssPerSession.baseline),
+      "",
+    ]);
+  }
+  const nr = r.neverReading;
+  rows.push([
+    `peak RSS during a ${nr.events}-event turn with a never-reading client (baseline column: same turn without it)`,
+    mib(nr.peakWith),
+    mib(nr.peakWithout),
+    ratio(nr.peakWith, nr.peakWithout),
+    met(t.neverReadingClientAdds),
+  ]);
+  rows.push([
+    "never-reading client: RSS 2 s after the turn / dropped by the server",
+    `${mib(nr.after)} / ${nr.dropped ? `yes (close ${nr.closeCode})` : `no, got all ${nr.receivedAfterResume} events after resuming`}`,
+    "—",
+    "—",
+    "",
+  ]);
+  for (const row of r.resume) {
+    rows.push([
+      `resume: attach {sinceSeq} → last of ${row.missed} replayed events (${row.verdict}, ${row.replayed})`,
+      ms(row.ms),
+      "—",
+      "—",
+      row === r.resume.reduce((a, b) => (b.missed > a.missed ? b : a)) ? met(t.replay) : "",
+    ]);
+  }
+  rows.push([
+    "start-up: process start → GET /health ok (baseline: node + SDK loaded)",
+    ms(r.startup.serverMs),
+    ms(r.startup.sdkMs),
+    ratio(r.startup.serverMs, r.startup.sdkMs),
+    met(t.startupToHealthy),
+  ]);
+  rows.push([
+    "session.create → response",
+    ms(r.create.server.createMs),
+    ms(r.create.baseline.createMs),
+    ratio(r.create.server.createMs, r.create.baseline.createMs),
+    "",
+  ]);
+  rows.push([
+    "session.create → first event of a prompt sent right after",
+    ms(r.create.server.firstEventMs),
+    ms(r.create.baseline.firstEventMs),
+    ratio(r.create.server.firstEventMs, r.create.baseline.firstEventMs),
+    "",
+  ]);
+  const w = r.wire;
+  const per1k = (b: number): string => `${round((b / w.tokens) * 1000)} B`;
+  rows.push([
+    `bytes per 1,000 tokens streamed (${w.textBytes / w.tokens}-char tokens; baseline: raw pi events as JSON)`,
+    per1k(w.wireBytes),
+    per1k(w.rawPiBytes),
+    ratio(w.wireBytes, w.rawPiBytes),
+    "",
+  ]);
+  rows.push([
+    `… vs the text itself (${per1k(w.textBytes)} per 1,000 tokens)`,
+    `${round(w.wireBytes / w.textBytes)}× text`,
+    "—",
+    "—",
+    met(t.wireBytesVsText),
+  ]);
+  rows.push([
+    `… of which text_delta frames / with permessage-deflate (estimate)`,
+    `${per1k(w.deltaBytes)} / ${per1k(w.deflateBytes)}`,
+    "—",
+    "—",
+    "",
+  ]);
+
+  const head = "| figure | pi-server | raw SDK (baseline) | ratio | target |\n|---|---|---|---|---|\n";
+  const m = r.machine;
+  return (
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; bench wall time ${round(r.wallSeconds)} s\n\n` +
+    head +
+    rows.map((row) => `| ${row.join(" | ")} |`).join("\n") +
+    "\n"
+  );
+}
+
+export function json(r: Results): string {
+  return JSON.stringify(
+    { machine: r.machine, wallSeconds: round(r.wallSeconds), targets: targets(r), results: r },
+    null,
+    2,
+  );
+}

@@ -1,0 +1,82 @@
+import type { Baseline } from "../baseline/index.js";
+import { cpuSecondsOf, dist } from "../lib/common.js";
+import { attachClients, closeAll, streamTurn } from "../lib/fleet.js";
+import type { ServerProc } from "../lib/server-proc.js";
+import type { Stream } from "../lib/workload.js";
+
+export interface ThroughputSide {
+  eventsPerSec: number;
+  cpuSecPer1000: number;
+  delivered: number;
+}
+
+export interface Throughput {
+  sessions: number;
+  clients: number;
+  tokens: number;
+  server: ThroughputSide;
+  /** Only with one client per session: the raw SDK has no clients to fan out to. */
+  baseline?: ThroughputSide;
+  /**
+   * Median over the rounds of server ÷ baseline, each round's pair measured back to back: a phase
+   * of load on the machine then weighs on both sides of one ratio, not on one side of the medians.
+   */
+  ratio?: { eventsPerSec: number; cpuSecPer1000: number };
+}
+
+function side(delivered: number, wallMs: number, cpuSec: number): ThroughputSide {
+  return { eventsPerSec: delivered / (wallMs / 1000), cpuSecPer1000: (cpuSec / delivered) * 1000, delivered };
+}
+
+/** Median of each figure over the rounds: rounds alternate server and baseline, so both see the same noise. */
+function medianSide(sides: ThroughputSide[]): ThroughputSide {
+  const mid = (f: (s: ThroughputSide) => number): number => dist(sides.map(f)).p50;
+  return {
+    eventsPerSec: mid((s) => s.eventsPerSec),
+    cpuSecPer1000: mid((s) => s.cpuSecPer1000),
+    delivered: mid((s) => s.delivered),
+  };
+}
+
+/**
+ * Saturation: the fake LLM sends each answer as fast as it can (one character per chunk, no delay),
+ * on several sessions at once. CPU is read from /proc for both processes alike.
+ */
+export async function measureThroughput(
+  server: ServerProc,
+  baseline: Baseline,
+  sessionIds: string[],
+  opts: { sessions: number; clients: number; tokens: number; rounds: number },
+): Promise<Throughput> {
+  const stream: Stream = { tokens: opts.tokens, chunkSize: 1, delayMs: 0 };
+  const servers: ThroughputSide[] = [];
+  const baselines: ThroughputSide[] = [];
+  const attached = await attachClients(server.url, sessionIds.slice(0, opts.sessions), opts.clients);
+  try {
+    // An uncounted round first: the saturation path (one-character chunks, no pauses) is JIT-compiled
+    // and its buffers grown here, on both sides.
+    await streamTurn(attached, stream);
+    if (opts.clients === 1) await baseline.call({ cmd: "stream", sessions: opts.sessions, stream });
+    for (let round = 0; round < opts.rounds; round++) {
+      let cpu0 = cpuSecondsOf(server.pid);
+      const r = await streamTurn(attached, stream);
+      servers.push(side(r.delivered, r.wallMs, cpuSecondsOf(server.pid) - cpu0));
+      if (opts.clients > 1) continue;
+      cpu0 = cpuSecondsOf(baseline.pid);
+      const b = await baseline.call({ cmd: "stream", sessions: opts.sessions, stream });
+      baselines.push(side(b.delivered, b.wallMs, cpuSecondsOf(baseline.pid) - cpu0));
+    }
+  } finally {
+    await closeAll(attached);
+  }
+  const paired = (f: (s: ThroughputSide) => number): number =>
+    dist(baselines.map((b, i) => f(servers[i] as ThroughputSide) / f(b))).p50;
+  return {
+    ...opts,
+    server: medianSide(servers),
+    ...(baselines.length > 0 && {
+      baseline: medianSide(baselines),
+      ratio: { eventsPerSec: paired((x) => x.eventsPerSec), cpuSecPer1000: paired((x) => x.cpuSecPer1000) },
+    }),
+  };
+}

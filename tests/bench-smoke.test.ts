@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { runBench, type Sizes } from "../bench/bench.js";
+import { json, markdown, type TargetName, targets } from "../bench/report.js";
+
+/** Every scenario at a size that proves it runs; nothing here says anything about speed. */
+const TINY: Sizes = {
+  startupReps: 1,
+  createReps: 1,
+  latencySessions: [1, 2],
+  latencyClients: [1, 2],
+  latencyStream: { tokens: 20, chunkSize: 4, delayMs: 2 },
+  // Enough events that CPU time, read from /proc in 10 ms ticks, is not zero.
+  throughput: { sessions: 2, tokens: 2000, rounds: 1 },
+  fanoutClients: 2,
+  idleSessions: [2, 4],
+  idleBudgetMs: 60_000,
+  neverReadingTokens: 200,
+  resumeMissed: [20, 100],
+  resumeReps: 1,
+  wireTokens: 50,
+};
+
+const TARGETS: TargetName[] = [
+  "addedLatencyP99",
+  "cpuPerEventVsSdk",
+  "deliveredEventsPerSec",
+  "neverReadingClientAdds",
+  "replay",
+  "rssIdleSessions",
+  "rssPerIdleSession",
+  "startupToHealthy",
+  "wireBytesVsText",
+];
+
+describe("npm run bench", () => {
+  it("measures every figure against the real server and the raw SDK, and reports every target", async () => {
+    const r = await runBench(TINY);
+
+    expect(r.latency.map((c) => [c.sessions, c.clients])).toEqual([
+      [1, 1],
+      [1, 2],
+      [2, 1],
+      [2, 2],
+    ]);
+    for (const c of r.latency) {
+      expect(c.server.n).toBeGreaterThan(0);
+      expect(Number.isFinite(c.server.p99) && Number.isFinite(c.baseline.p99)).toBe(true);
+    }
+    expect(r.throughput.baseline).toBeDefined();
+    expect(r.idle.map((row) => row.sessions)).toEqual([0, 2, 4]);
+    expect(r.resume.map((row) => [row.missed, row.verdict, row.replayed])).toEqual([
+      [20, "ok", 20],
+      [100, "ok", 100],
+    ]);
+    expect(r.neverReading.events).toBeGreaterThan(200);
+    expect(r.wire.wireBytes).toBeGreaterThan(r.wire.textBytes);
+
+    const t = targets(r);
+    expect(Object.keys(t).sort()).toEqual(TARGETS);
+    for (const name of TARGETS) {
+      expect(Number.isFinite(t[name].value), name).toBe(true);
+      expect(typeof t[name].met, name).toBe("boolean");
+    }
+
+    const parsed = JSON.parse(json(r)) as { targets: Record<string, unknown>; machine: { cores: number } };
+    expect(parsed.machine.cores).toBeGreaterThan(0);
+    expect(parsed.targets.replay).toMatchObject({
+      value: expect.any(Number),
+      target: 100,
+      met: expect.any(Boolean),
+    });
+    const table = markdown(r);
+    expect(table).toContain("| figure | pi-server | raw SDK (baseline) | ratio | target |");
+    expect(table.split("\n").filter((l) => l.startsWith("| ")).length).toBeGreaterThan(20);
+  }, 240_000);
+});
