@@ -19,7 +19,8 @@ export interface OutboundEvent {
  * evicting are O(1), and since seqs are contiguous, finding where a replay starts is arithmetic.
  */
 export class ReplayRing {
-  private readonly slots: (OutboundEvent | undefined)[];
+  /** Grows as events arrive (slots are written in order until the ring wraps): idle sessions stay small. */
+  private readonly slots: (OutboundEvent | undefined)[] = [];
   private head = 0;
   private size = 0;
   private bytesHeld = 0;
@@ -27,9 +28,7 @@ export class ReplayRing {
   constructor(
     private readonly maxEvents: number,
     private readonly maxBytes: number,
-  ) {
-    this.slots = new Array<OutboundEvent | undefined>(Math.max(0, maxEvents));
-  }
+  ) {}
 
   get count(): number {
     return this.size;
