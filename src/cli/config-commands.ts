@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import type { TSchema } from "typebox";
 import { writeJsonAtomic } from "../store/atomic.js";
 import { configIssues, ConfigError, DEFAULT_LIMITS, parseConfig, ServerConfig } from "../store/config.js";
-import { looksLikeSecret } from "../sessions/tool-env.js";
+import { isSecretEnvName } from "../sessions/tool-env.js";
 import { readHostEnv, type HostEnv } from "../store/host-env.js";
 import { processAlive, readRuntime } from "../store/runtime.js";
 import { CliError, cliPaths, DATA_DIR_OPTION, print } from "./context.js";
@@ -186,7 +186,7 @@ export function registerConfigCommands(program: Command): void {
       const names = o.var ?? [];
       for (const n of names) {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) throw new CliError(`not a variable name: ${n}`);
-        if (looksLikeSecret(n)) {
+        if (isSecretEnvName(n)) {
           throw new CliError(
             `${n} looks like a credential; the agent's tools never get those (docs/security.md)`,
           );

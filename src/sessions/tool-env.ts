@@ -6,10 +6,6 @@ import type { HostEnv } from "../store/host-env.js";
 const SECRET_NAME =
   /(^|_)(API_?KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?|PRIVATE_KEY)$|^PI_SERVER_|^PI_CODING_AGENT_DIR$/i;
 
-export function looksLikeSecret(name: string): boolean {
-  return SECRET_NAME.test(name);
-}
-
 /** Variable names defined in the data dir's .env (provider keys the server holds for pi). */
 export function envFileNames(envFile: string): string[] {
   try {
@@ -20,7 +16,7 @@ export function envFileNames(envFile: string): string[] {
 }
 
 /** True for a variable the agent's tools must not see: one of `extraNames`, or named like a credential. */
-export function isSecretEnvName(name: string, extraNames: ReadonlySet<string>): boolean {
+export function isSecretEnvName(name: string, extraNames: ReadonlySet<string> = new Set()): boolean {
   return extraNames.has(name) || SECRET_NAME.test(name);
 }
 

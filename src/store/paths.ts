@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -66,37 +66,24 @@ export function prepareDataDir(paths: DataPaths): ModeRepair[] {
       repairs.push({ path, from: mode, to: want });
     }
   };
-  fix(paths.root, 0o700);
-  for (const name of readdirSync(paths.root)) {
-    const full = join(paths.root, name);
-    const st = statSync(full, { throwIfNoEntry: false });
-    if (!st) continue;
-    if (st.isDirectory()) {
-      fix(full, 0o700);
-      if (full === paths.identity) {
-        for (const f of readdirSync(full)) {
-          const p = join(full, f);
-          if (statSync(p).isFile()) fix(p, 0o600);
-        }
-      }
-      if (full === paths.sessions) {
-        for (const s of readdirSync(full)) {
-          const p = join(full, s);
-          if (!statSync(p).isDirectory()) continue;
-          fix(p, 0o700);
-          for (const f of readdirSync(p)) {
-            const fp = join(p, f);
-            if (statSync(fp).isFile()) fix(fp, 0o600);
-          }
-        }
-      }
-    } else if (st.isFile()) {
-      fix(full, 0o600);
+  /** The dir itself 0700, its files 0600, and its subdirs 0700 (their contents are not walked). */
+  const fixDir = (dir: string): string[] => {
+    fix(dir, 0o700);
+    const subdirs: string[] = [];
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = statSync(p, { throwIfNoEntry: false });
+      if (st?.isFile()) fix(p, 0o600);
+      else if (st?.isDirectory()) subdirs.push(p);
     }
+    return subdirs;
+  };
+  for (const dir of fixDir(paths.root)) {
+    if (dir === paths.identity) fixDir(dir);
+    else if (dir === paths.sessions) {
+      // sessions/<id>/ holds the history file (0600) and the worktree, which keeps git's modes.
+      for (const sessionDir of fixDir(dir)) fixDir(sessionDir);
+    } else fix(dir, 0o700);
   }
   return repairs;
-}
-
-export function fileExists(path: string): boolean {
-  return existsSync(path);
 }
