@@ -11,6 +11,7 @@ import { AuditLog } from "./store/audit.js";
 import { PermissionRequestsStore } from "./store/permission-requests.js";
 import { RulesStore } from "./store/rules.js";
 import { loadPi } from "./sessions/pi.js";
+import { probeSandbox } from "./runtime/index.js";
 import { loadConfig, resolveLimits, securityProfile, type Limits } from "./store/config.js";
 import { loadIdentity, type Identity } from "./pairing/identity.js";
 import { defaultHosts } from "./pairing/hosts.js";
@@ -130,6 +131,23 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     config: () => loadConfig(paths.config),
     log,
   });
+  const runtimeKind = config.runtime ?? "sandbox";
+  let sandboxOk = false;
+  const sandboxCheck = async (): Promise<{ ok: true } | { ok: false; reason: string }> => {
+    if (sandboxOk) return { ok: true };
+    const r = await probeSandbox();
+    sandboxOk = r.ok;
+    return r;
+  };
+  if (runtimeKind === "host") {
+    log.warn(
+      'runtime is "host": the agent\'s tools run unsandboxed as this user and can read and change everything it can (see docs/sandbox.md)',
+    );
+  } else {
+    const r = await sandboxCheck();
+    if (!r.ok)
+      log.error({ reason: r.reason }, "the tool sandbox cannot run here; sessions cannot start until it can");
+  }
   const sessions = new SessionService({
     paths,
     pi,
@@ -138,6 +156,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     limits,
     log,
     permissions,
+    sandboxCheck,
   });
   const startedAt = Date.now();
   const info = (): ServerInfo => ({

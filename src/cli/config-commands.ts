@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import type { TSchema } from "typebox";
 import { writeJsonAtomic } from "../store/atomic.js";
 import { configIssues, ConfigError, DEFAULT_LIMITS, parseConfig, ServerConfig } from "../store/config.js";
-import { isSecretEnvName } from "../sessions/tool-env.js";
+import { isSecretEnvName } from "../runtime/env.js";
 import { readHostEnv, type HostEnv } from "../store/host-env.js";
 import { processAlive, readRuntime } from "../store/runtime.js";
 import { CliError, cliPaths, DATA_DIR_OPTION, print } from "./context.js";

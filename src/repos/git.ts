@@ -11,13 +11,43 @@ export class GitError extends Error {
   }
 }
 
+/**
+ * Settings that would make git run a program named by repository config: the server's own git
+ * never runs hooks, an fsmonitor, or background maintenance, whatever a repo's config says.
+ */
+export const INERT_GIT = [
+  "-c",
+  "core.hooksPath=/dev/null",
+  "-c",
+  "core.fsmonitor=false",
+  "-c",
+  "core.untrackedCache=false",
+  "-c",
+  "gc.auto=0",
+  "-c",
+  "maintenance.auto=false",
+  "-c",
+  "fetch.recurseSubmodules=false",
+  "-c",
+  "protocol.ext.allow=never",
+];
+
+/** The server's own variables (provider keys, tokens) are not git's business. */
+export function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" };
+  for (const name of ["PATH", "HOME", "USER", "LOGNAME", "TMPDIR", "XDG_CONFIG_HOME"]) {
+    if (process.env[name] !== undefined) env[name] = process.env[name];
+  }
+  return env;
+}
+
 export function git(cwd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       "git",
-      ["-C", cwd, ...args],
+      [...INERT_GIT, "-C", cwd, ...args],
       {
-        env: { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C" },
+        env: gitEnv(),
         maxBuffer: 16 * 1024 * 1024,
         timeout: 60_000,
       },

@@ -19,6 +19,7 @@ import { translate } from "./translate.js";
 import { type OutboundEvent, ReplayRing } from "./replay-ring.js";
 import { type AttachLevel, type ReplayVerdict, Subscription } from "./subscription.js";
 import { TurnIds } from "./turn-ids.js";
+import type { ToolRuntime } from "../runtime/index.js";
 
 /**
  * PI_SERVER_BENCH_TIMESTAMPS=1, read once at start, adds a diagnostic `ts` to every event frame (when
@@ -40,6 +41,10 @@ export interface LiveSessionDeps {
   replayBytes: number;
   findModel: (provider: string, modelId: string) => PiModel;
   permissions?: SessionPermissions;
+  /** Where the session's tools run; every process still running is killed on abort and dispose. */
+  runtime?: Pick<ToolRuntime, "killAll">;
+  /** Called when a run of the agent ends (the session's branch is exported then). */
+  afterTurn?: () => void;
 }
 
 /** The session's side of the permission broker. */
@@ -85,7 +90,10 @@ export class LiveSession {
       const ev = translate(e);
       if (ev) this.emit(ev);
       if (e.type === "message_end" || e.type === "agent_end") this.secureHistoryFile();
-      if (e.type === "agent_end") this.touch();
+      if (e.type === "agent_end") {
+        this.touch();
+        this.deps.afterTurn?.();
+      }
     });
     // The process that ran the last turn died or stopped mid-turn: say so to whoever attaches.
     if (this.status === "interrupted") {
@@ -309,6 +317,7 @@ export class LiveSession {
       this.agent.pendingMessageCount > 0 ? this.agent.clearQueue() : { steering: [], followUp: [] };
     this.deps.permissions?.cancel("abort");
     await this.agent.abort();
+    this.deps.runtime?.killAll();
     return { aborted: wasBusy, cleared };
   }
 
@@ -392,6 +401,7 @@ export class LiveSession {
     if (final) this.emit(final);
     else if (wasBusy) this.setStatus("interrupted", "server shutting down");
     else if (this.status === "running") this.setStatus("idle");
+    this.deps.runtime?.killAll();
     this.disposed = true;
     this.unsubscribePi();
     this.agent.dispose();

@@ -25,7 +25,7 @@ import type { PermissionRequestsStore } from "../store/permission-requests.js";
 import type { RulesStore } from "../store/rules.js";
 import type { SessionRecord } from "../store/sessions-index.js";
 import type { OutboundEvent, SessionPermissions } from "./live-session.js";
-import { envFileNames, isSecretEnvName } from "./tool-env.js";
+import { envFileNames, isSecretEnvName } from "../runtime/env.js";
 
 export interface PermissionDeps {
   rules: RulesStore;

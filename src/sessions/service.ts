@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { ProtocolError } from "../protocol/errors.js";
 import type { ParamsOf } from "../protocol/methods.js";
 import type { ModelInfo, SessionInfo, ThinkingLevel } from "../protocol/types.js";
-import { deleteBranch, git, uncommittedChanges, worktreeAdd, worktreeRemove } from "../repos/git.js";
+import { deleteBranch, git, uncommittedChanges, worktreeRemove } from "../repos/git.js";
 import { checkRepo, readReposFile, ReposFileError } from "../repos/repos.js";
+import { createSessionRepo, deleteSessionBranch, mirrorPath, syncMirror } from "../repos/session-repo.js";
+import type { RuntimeLimits } from "../runtime/index.js";
 import type { ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
@@ -14,8 +16,10 @@ import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import { gateExtension } from "./gate.js";
 import { LiveSession } from "./live-session.js";
 import type { PermissionBroker } from "./permissions.js";
-import { readHostEnv } from "../store/host-env.js";
-import { envFileNames, toolEnv } from "./tool-env.js";
+import { SessionGit } from "./session-git.js";
+import { sessionRuntime } from "./session-runtime.js";
+import { serverSettings } from "./settings.js";
+import { runtimeTools, TOOL_NAMES } from "./tools.js";
 import { type PiModel, type PiRuntime, modelInfo, modelKey, parseModelKey } from "./pi.js";
 
 export interface SessionServiceDeps {
@@ -23,14 +27,21 @@ export interface SessionServiceDeps {
   pi: PiRuntime;
   index: SessionsIndex;
   config: () => ServerConfig;
-  limits: { maxSessions: number; replayBufferEvents: number; replayBufferBytes: number };
+  limits: { maxSessions: number; replayBufferEvents: number; replayBufferBytes: number } & RuntimeLimits;
   log: Logger;
   /** Gates every tool call of every session. */
   permissions: PermissionBroker;
+  /** Whether the tool sandbox works on this machine (asked before sandboxed sessions start). */
+  sandboxCheck: () => Promise<{ ok: true } | { ok: false; reason: string }>;
 }
 
-/** pi's four default tools; find/grep/ls would try to download helper binaries on first use. */
-const TOOLS = ["read", "bash", "edit", "write"];
+/** A session made before sessions had repositories of their own: a linked worktree of the user's repo. */
+function isLegacyWorktree(record: SessionRecord): boolean {
+  return (
+    record.branch !== null &&
+    lstatSync(join(record.worktree, ".git"), { throwIfNoEntry: false })?.isFile() === true
+  );
+}
 
 function newSessionId(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -46,6 +57,7 @@ export class SessionService {
   private readonly loading = new Map<string, Promise<LiveSession>>();
   private readonly repoLocks = new Map<string, Promise<unknown>>();
   private readonly deleting = new Set<string>();
+  private readonly gits = new Map<string, SessionGit>();
   private closing = false;
   /** Sessions being created, counted against maxSessions before they reach the index. */
   private creating = 0;
@@ -122,9 +134,22 @@ export class SessionService {
     }
   }
 
+  /** Refuses to start tools that would not be sandboxed as configured; says why and how to fix it. */
+  private async assertRuntime(): Promise<void> {
+    if ((this.deps.config().runtime ?? "sandbox") !== "sandbox") return;
+    const check = await this.deps.sandboxCheck();
+    if (!check.ok) {
+      throw new ProtocolError(
+        "conflict",
+        `the agent's tools cannot run: ${check.reason}. Or, knowingly, set "runtime": "host" in ${this.deps.paths.config} (tools then run unsandboxed, as the server's user)`,
+      );
+    }
+  }
+
   private async createCounted(params: ParamsOf<"session.create">): Promise<LiveSession> {
     const model = this.resolveModel(params.model);
     const repo = params.repoId === undefined ? undefined : await this.findRepo(params.repoId);
+    await this.assertRuntime();
 
     const id = newSessionId();
     const dir = join(this.deps.paths.sessions, id);
@@ -132,8 +157,14 @@ export class SessionService {
     mkdirSync(dir, { mode: 0o700 });
     const branch = repo ? `pi/${id}` : null;
     try {
-      if (repo) await this.withRepoLock(repo.path, () => worktreeAdd(repo.path, worktree, `pi/${id}`));
-      else mkdirSync(worktree, { mode: 0o700 });
+      if (repo) {
+        const mirror = mirrorPath(this.deps.paths.mirrors, repo.id);
+        await this.withRepoLock(repo.path, async () => {
+          const base = await syncMirror(mirror, repo.path);
+          await createSessionRepo(mirror, worktree, `pi/${id}`, base);
+          SessionGit.writeState(dir, { base });
+        });
+      } else mkdirSync(worktree, { mode: 0o700 });
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw new ProtocolError("conflict", `could not create the worktree: ${(err as Error).message}`);
@@ -158,8 +189,6 @@ export class SessionService {
     try {
       live = await this.load(record, model);
     } catch (err) {
-      await this.removeWorktree(record, true).catch(() => undefined);
-      if (branch && repo) await deleteBranch(repo.path, branch).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
@@ -179,6 +208,7 @@ export class SessionService {
     if (!record || this.deleting.has(id)) throw new ProtocolError("not_found", `no session ${id}`);
     if (this.closing) throw new ProtocolError("conflict", "server is shutting down");
     const promise = (async () => {
+      await this.assertRuntime();
       if (!existsSync(record.worktree)) {
         throw new ProtocolError("conflict", `the worktree of session ${id} is gone (${record.worktree})`);
       }
@@ -211,7 +241,7 @@ export class SessionService {
     const { sdk, authStorage, modelRegistry } = this.deps.pi;
     const agentDir = this.deps.paths.root;
     const cwd = record.worktree;
-    const settingsManager = sdk.SettingsManager.create(cwd, agentDir);
+    const settingsManager = serverSettings(sdk, agentDir);
     // Extensions found in a repo would run inside the server process, next to its keys: only the
     // server's own are loaded.
     // The gate exists before the session it guards; it finds the session once it is built.
@@ -235,10 +265,12 @@ export class SessionService {
     });
     await resourceLoader.reload();
     const sessionManager = sdk.SessionManager.open(record.piSessionFile, dirname(record.piSessionFile), cwd);
-    const secretNames = envFileNames(this.deps.paths.env);
-    const hostEnv = readHostEnv(this.deps.paths.hostEnv);
-    const bash = sdk.createBashToolDefinition(cwd, {
-      spawnHook: (ctx) => ({ ...ctx, env: toolEnv(ctx.env, secretNames, hostEnv, join(agentDir, "bin")) }),
+    const runtime = sessionRuntime({
+      paths: this.deps.paths,
+      config: this.deps.config(),
+      limits: this.deps.limits,
+      worktree: record.worktree,
+      repoId: record.repoId,
     });
     const { session } = await sdk.createAgentSession({
       cwd,
@@ -247,13 +279,14 @@ export class SessionService {
       modelRegistry,
       model,
       thinkingLevel: record.thinkingLevel as ThinkingLevel,
-      tools: TOOLS,
-      customTools: [bash as unknown as PiSdk.ToolDefinition],
+      tools: TOOL_NAMES,
+      customTools: runtimeTools(sdk, cwd, runtime) as PiSdk.ToolDefinition[],
       resourceLoader,
       sessionManager,
       settingsManager,
     });
     if (!session.sessionName) session.setSessionName(record.name);
+    const sessionGit = this.sessionGit(record);
     ref.live = new LiveSession(record, session, {
       index: this.deps.index,
       log: this.deps.log,
@@ -261,8 +294,53 @@ export class SessionService {
       replayBytes: this.deps.limits.replayBufferBytes,
       findModel: (p, m) => this.findModel(p, m),
       permissions: this.deps.permissions.forSession(record.id),
+      runtime,
+      // The user's repo sees the session's branch after every turn, moved there by the server.
+      afterTurn: sessionGit
+        ? () => {
+            sessionGit.export().catch((err: unknown) => {
+              this.deps.log.warn({ err, sessionId: record.id }, "could not export the session branch");
+            });
+          }
+        : undefined,
     });
     return ref.live;
+  }
+
+  /** The server's git work on a session's own repository (none for scratch and legacy sessions). */
+  private sessionGit(record: SessionRecord): SessionGit | undefined {
+    if (!record.branch || !record.repoId || isLegacyWorktree(record)) return undefined;
+    let g = this.gits.get(record.id);
+    if (!g) {
+      const repoId = record.repoId;
+      g = new SessionGit({
+        runtime: sessionRuntime({
+          paths: this.deps.paths,
+          config: this.deps.config(),
+          limits: this.deps.limits,
+          worktree: record.worktree,
+          repoId,
+        }),
+        worktree: record.worktree,
+        sessionDir: dirname(record.piSessionFile),
+        mirror: mirrorPath(this.deps.paths.mirrors, repoId),
+        userRepo: () => this.userRepoPath(repoId),
+        branch: record.branch,
+        log: this.deps.log,
+      });
+      this.gits.set(record.id, g);
+    }
+    return g;
+  }
+
+  /** Where the registered repo lives now; undefined once it is unregistered or unreadable. */
+  private userRepoPath(repoId: string): string | undefined {
+    try {
+      const entry = readReposFile(this.deps.paths.repos).find((r) => r.id === repoId);
+      return entry?.ok ? entry.path : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async findRepo(repoId: string): Promise<{ id: string; name: string; path: string }> {
@@ -305,9 +383,7 @@ export class SessionService {
       throw new ProtocolError("conflict", "the agent is running; abort it first or pass force");
     }
     if (!force && existsSync(record.worktree)) {
-      const changes = record.branch
-        ? await uncommittedChanges(record.worktree)
-        : readdirSync(record.worktree, { recursive: true }).map(String);
+      const changes = await this.uncommitted(record);
       if (changes.length > 0) {
         throw new ProtocolError(
           "conflict",
@@ -324,6 +400,19 @@ export class SessionService {
     }
   }
 
+  private async uncommitted(record: SessionRecord): Promise<string[]> {
+    if (!record.branch) return readdirSync(record.worktree, { recursive: true }).map(String);
+    if (isLegacyWorktree(record)) return uncommittedChanges(record.worktree);
+    await this.assertRuntime();
+    const g = this.sessionGit(record);
+    if (!g) return [];
+    try {
+      return await g.changes();
+    } catch (err) {
+      throw new ProtocolError("conflict", `could not read the worktree's state: ${(err as Error).message}`);
+    }
+  }
+
   private async removeSession(
     record: SessionRecord,
     params: ParamsOf<"session.delete">,
@@ -333,12 +422,29 @@ export class SessionService {
     if (loading) await loading.catch(() => undefined);
     await this.live.get(record.id)?.dispose({ type: "session_deleted", payload: {} });
     this.live.delete(record.id);
-    const repoPath = await this.removeWorktree(record, force);
     let branchKept = record.branch;
-    if (record.branch && params.deleteBranch && repoPath) {
-      await deleteBranch(repoPath, record.branch);
-      branchKept = null;
+    const sessionGit = existsSync(record.worktree) ? this.sessionGit(record) : undefined;
+    if (sessionGit && record.repoId) {
+      const mirror = mirrorPath(this.deps.paths.mirrors, record.repoId);
+      const userRepo = this.userRepoPath(record.repoId);
+      if (params.deleteBranch) {
+        await deleteSessionBranch(mirror, userRepo, record.branch as string);
+        branchKept = null;
+      } else {
+        // What the agent committed since the last turn reaches the branch before the repo goes.
+        await sessionGit.export().catch((err: unknown) => {
+          this.deps.log.warn({ err, sessionId: record.id }, "could not export the session branch");
+        });
+      }
+      rmSync(record.worktree, { recursive: true, force: true });
+    } else {
+      const repoPath = await this.removeWorktree(record, force);
+      if (record.branch && params.deleteBranch && repoPath) {
+        await deleteBranch(repoPath, record.branch);
+        branchKept = null;
+      }
     }
+    this.gits.delete(record.id);
     const sessionDir = dirname(record.piSessionFile);
     let historyKept: string | null = existsSync(record.piSessionFile) ? record.piSessionFile : null;
     if (params.deleteHistory || historyKept === null) {
@@ -350,7 +456,7 @@ export class SessionService {
     return { branchKept, historyKept };
   }
 
-  /** Removes the worktree directory; returns the main repository's path for git worktrees. */
+  /** Removes a scratch dir or a legacy linked worktree; returns the user's repository for the latter. */
   private async removeWorktree(record: SessionRecord, force: boolean): Promise<string | undefined> {
     if (!existsSync(record.worktree)) return undefined;
     if (!record.branch) {

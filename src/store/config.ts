@@ -37,6 +37,21 @@ export const ServerConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Where the agent's tools run: "sandbox" (bubblewrap, the default) or "host" (unconfined). */
+    runtime: Type.Optional(Type.Union([Type.Literal("sandbox"), Type.Literal("host")])),
+    sandbox: Type.Optional(
+      Type.Object(
+        {
+          /** Whether tools reach the network (off: only the sandbox's own loopback). */
+          network: Type.Optional(Type.Boolean()),
+          /** Extra absolute paths tools may read (toolchains under $HOME such as ~/.cargo, ~/.nvm). */
+          readOnlyPaths: Type.Optional(Type.Array(Type.String({ pattern: "^/" }))),
+          /** Extra absolute paths tools may write (a shared cache, say). */
+          readWritePaths: Type.Optional(Type.Array(Type.String({ pattern: "^/" }))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     permissions: Type.Optional(
       Type.Object(
         {
@@ -58,6 +73,8 @@ export const ServerConfig = Type.Object(
           maxJsonDepth: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000 })),
           maxRequestsPerSecond: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
           maxSessionsPerConnection: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          toolFileBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 })),
+          toolOutputBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 4 * 1024 * 1024 * 1024 })),
         },
         { additionalProperties: false },
       ),
@@ -80,6 +97,10 @@ export interface Limits {
   /** Sustained request rate per connection; bursts up to twice this are allowed. */
   maxRequestsPerSecond: number;
   maxSessionsPerConnection: number;
+  /** Largest file the read and edit tools load. */
+  toolFileBytes: number;
+  /** Output of one tool command past which it is killed. */
+  toolOutputBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -92,6 +113,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxJsonDepth: 32,
   maxRequestsPerSecond: 100,
   maxSessionsPerConnection: 100,
+  toolFileBytes: 16 * 1024 * 1024,
+  toolOutputBytes: 64 * 1024 * 1024,
 };
 
 export class ConfigError extends Error {
@@ -129,6 +152,11 @@ function combinationIssues(config: ServerConfig): string[] {
     !isLoopbackHost(host)
   ) {
     issues.push(`/security/profile: "strict" needs tls.mode "self-signed" or "manual" to listen on ${host}`);
+  }
+  for (const key of ["readOnlyPaths", "readWritePaths"] as const) {
+    for (const p of config.sandbox?.[key] ?? []) {
+      if (p === "/" || p.split("/").includes("..")) issues.push(`/sandbox/${key}: ${p} is not allowed`);
+    }
   }
   if (config.tls?.mode === "manual" && (!config.tls.certFile || !config.tls.keyFile)) {
     issues.push(`/tls: mode "manual" needs certFile and keyFile`);

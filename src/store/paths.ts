@@ -20,6 +20,8 @@ export interface DataPaths {
   identity: string;
   skills: string;
   sessions: string;
+  /** The server's own bare mirror of each registered repo; sessions branch from it. */
+  mirrors: string;
   db: string;
   /** Written while the server runs: pid, address, scheme; read by `pi-server status` and `pair`. */
   runtime: string;
@@ -38,6 +40,7 @@ export function dataPaths(root: string): DataPaths {
     identity: join(root, "identity"),
     skills: join(root, "skills"),
     sessions: join(root, "sessions"),
+    mirrors: join(root, "repos"),
     db: join(root, "state.db"),
     runtime: join(root, "server.json"),
     hostEnv: join(root, "host-env.json"),

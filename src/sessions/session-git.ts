@@ -1,0 +1,120 @@
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { importBundle } from "../repos/session-repo.js";
+import { writeJsonAtomic } from "../store/atomic.js";
+import type { ToolRuntime } from "../runtime/index.js";
+
+/** Stored beside the session's history: what the branch started from and what was last exported. */
+interface RepoState {
+  base: string;
+  exportedHead?: string;
+}
+
+export interface SessionGitDeps {
+  runtime: ToolRuntime;
+  worktree: string;
+  /** sessions/<id>/: the state file; the bundle is written here, outside the sandbox's reach. */
+  sessionDir: string;
+  mirror: string;
+  /** The user's repository, while it is still registered. */
+  userRepo: () => string | undefined;
+  branch: string;
+  log: Logger;
+}
+
+/** Flags for git run inside the session's sandbox on the server's behalf: deterministic, quiet. */
+const QUIET_GIT = "git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c gc.auto=0";
+
+/**
+ * The server's git work on a session's repository. That repository is the agent's (its config and
+ * hooks may be hostile), so every command that reads it runs in the session's runtime, and only
+ * data — porcelain text, a bundle — comes out.
+ */
+export class SessionGit {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly deps: SessionGitDeps) {}
+
+  static stateFile(sessionDir: string): string {
+    return join(sessionDir, "repo.json");
+  }
+
+  static writeState(sessionDir: string, state: RepoState): void {
+    writeJsonAtomic(SessionGit.stateFile(sessionDir), state);
+  }
+
+  private readState(): RepoState | undefined {
+    try {
+      return JSON.parse(readFileSync(SessionGit.stateFile(this.deps.sessionDir), "utf8")) as RepoState;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Runs a command in the session's runtime; its stdout when it exits 0. */
+  private async run(command: string, maxOutputBytes = 4 * 1024 * 1024): Promise<string> {
+    const chunks: Buffer[] = [];
+    const { exitCode } = await this.deps.runtime.exec(command, {
+      cwd: this.deps.worktree,
+      onData: (d) => chunks.push(d),
+      maxOutputBytes,
+      timeout: 120,
+    });
+    const out = Buffer.concat(chunks).toString("utf8");
+    if (exitCode !== 0)
+      throw new Error(`${command.split(" ").slice(-3).join(" ")} failed: ${out.trim().slice(0, 500)}`);
+    return out;
+  }
+
+  /** Uncommitted changes, untracked files included, as `git status --porcelain` lines. */
+  async changes(): Promise<string[]> {
+    const out = await this.run(`${QUIET_GIT} status --porcelain --untracked-files=all 2>&1`);
+    return out.split("\n").filter((l) => l.length > 0);
+  }
+
+  /** Serialised: one export at a time per session, in order. */
+  export(): Promise<boolean> {
+    const next = this.chain.then(() => this.exportOnce());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Moves the session's HEAD into the mirror as its branch and fetches that into the user's repo.
+   * Returns whether anything moved. Called after every turn and before the session is deleted.
+   */
+  private async exportOnce(): Promise<boolean> {
+    const state = this.readState();
+    if (!state) return false;
+    let head: string;
+    try {
+      head = (await this.run(`${QUIET_GIT} rev-parse --verify -q 'HEAD^{commit}' 2>/dev/null`)).trim();
+    } catch {
+      return false; // no commit on HEAD (the agent emptied the repo): nothing to export
+    }
+    if (!/^[0-9a-f]{40,64}$/.test(head) || head === state.exportedHead) return false;
+    const bundle = join(this.deps.sessionDir, "export.bundle");
+    const range = head === state.base ? "HEAD" : `HEAD ^${state.base}`;
+    const chunks: Buffer[] = [];
+    const { exitCode } = await this.deps.runtime.exec(
+      `${QUIET_GIT} bundle create -q - ${range} 2>/dev/null`,
+      {
+        cwd: this.deps.worktree,
+        onData: (d) => chunks.push(d),
+        maxOutputBytes: 1024 * 1024 * 1024,
+        timeout: 600,
+      },
+    );
+    if (exitCode !== 0) throw new Error(`git bundle failed with exit ${exitCode}`);
+    try {
+      // Written by the server from the sandbox's stdout: the agent never had a path to it.
+      writeFileSync(bundle, Buffer.concat(chunks), { mode: 0o600 });
+      await importBundle(this.deps.mirror, this.deps.userRepo(), bundle, this.deps.branch);
+    } finally {
+      rmSync(bundle, { force: true });
+    }
+    SessionGit.writeState(this.deps.sessionDir, { ...state, exportedHead: head });
+    return true;
+  }
+}
