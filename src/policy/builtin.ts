@@ -87,8 +87,6 @@ export const RECURSIVE_READERS = new Set([
 ]);
 export const INTERPRETER = /^(python[\d.]*|pypy[\d.]*|node|nodejs|perl|ruby|php|lua[\d.]*|deno|bun|Rscript)$/;
 export const CODE_FLAGS = new Set(["-c", "-e", "-E", "--eval", "-r", "-p", "--print", "eval"]);
-export const EXEC_CALL =
-  /(?:system|exec\w*|popen\d?|spawn\w*|run|call|check_call|check_output|Popen|getoutput|getstatusoutput|shell_exec|passthru|proc_open)\s*\(\s*\[?\s*(["'`])((?:\\.|(?!\1)[^\\])*)\1/g;
 export const STRING_LITERAL = /(["'`])((?:\\.|(?!\1)[^\\])*)\1/g;
 export const CODE_FORK_BOMB = [
   /fork\s*(\(\s*\))?\s*while\s*fork/,

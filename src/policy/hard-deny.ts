@@ -1,7 +1,9 @@
 import { basename, isAbsolute } from "node:path";
 import { expandGlob, type PathClass, PathGuard } from "./paths.js";
 import { type Analysis, analyzeShell, type Segment } from "./shell-analyze.js";
+import { codeOf } from "./interpreters.js";
 import { globMatches, likely, type Word } from "./shell-words.js";
+import { type Access, fileAccesses } from "./writes.js";
 import {
   PRIVILEGED,
   SYSTEM_DIRS,
@@ -10,9 +12,6 @@ import {
   NO_FILE_ARGS,
   READ_ONLY,
   RECURSIVE_READERS,
-  INTERPRETER,
-  CODE_FLAGS,
-  EXEC_CALL,
   STRING_LITERAL,
   CODE_FORK_BOMB,
   type HardDeny,
@@ -57,10 +56,7 @@ class BashChecker {
   readonly uncertain: string[] = [];
   private readonly critical: Set<string>;
 
-  constructor(
-    private readonly ctx: HardDenyContext,
-    private readonly depth = 0,
-  ) {
+  constructor(private readonly ctx: HardDenyContext) {
     this.guard = new PathGuard(ctx);
     const ancestors: string[] = [];
     for (let p = ctx.home; p !== "/" && p !== "."; p = p.slice(0, p.lastIndexOf("/")) || "/")
@@ -173,8 +169,10 @@ class BashChecker {
         : name === "find"
           ? withoutExecActions(seg.words)
           : seg.words;
-    const checks: { word: Word; access: "read" | "write"; assignment?: boolean }[] = [
-      ...words.map((word) => ({ word, access })),
+    // Commands with a known grammar read their sources and write their targets (`cp skills/x .`).
+    const known = new Map<Word, Access>((fileAccesses(seg) ?? []).map((a) => [a.word, a.access]));
+    const checks: { word: Word; access: Access; assignment?: boolean }[] = [
+      ...words.map((word) => ({ word, access: known.get(word) ?? access })),
       ...seg.assigns.map((a) => ({ word: a.value, access, assignment: true })),
       ...seg.redirects.flatMap((r) =>
         r.target ? [{ word: r.target, access: r.op === "<" ? ("read" as const) : ("write" as const) }] : [],
@@ -257,7 +255,8 @@ class BashChecker {
     if (name === "rm" && recursive) targets = operands;
     else if ((name === "chmod" || name === "chown" || name === "chgrp") && recursive)
       targets = operands.slice(1);
-    else if (name === "mv") targets = operands.slice(0, -1);
+    else if (name === "mv")
+      targets = (fileAccesses(seg) ?? []).filter((a) => a.role === "source").map((a) => a.word);
     else if (name === "shred" || name === "rsync") targets = operands;
     else if (name === "find" && seg.argv.some((w) => ["-delete", "-exec", "-execdir"].includes(likely(w))))
       targets = args.slice(
@@ -287,31 +286,15 @@ class BashChecker {
     return undefined;
   }
 
-  /** `python -c "os.system('sudo …')"`: shell strings handed to exec calls are checked as commands. */
+  /**
+   * Interpreter code: fork loops, and string literals that name data-dir paths. Shell strings handed
+   * to exec calls are commands of the line already (the analyzer reads them), checked as such.
+   */
   private interpreter(seg: Segment): HardDeny | undefined {
     const name = nameOf(seg.argv[0]);
-    if (!name || !INTERPRETER.test(name)) return undefined;
-    const codes: string[] = [];
-    seg.argv.forEach((w, i) => {
-      const prev = seg.argv[i - 1]?.value;
-      if (i > 0 && prev !== undefined && CODE_FLAGS.has(prev) && w.value !== undefined) codes.push(w.value);
-    });
-    for (const code of codes) {
+    for (const code of codeOf(seg.argv)) {
       if (CODE_FORK_BOMB.some((re) => re.test(code)))
         return { rule: "builtin:fork-bomb", reason: `fork bomb in ${name} code` };
-      if (this.depth < 3) {
-        for (const m of code.matchAll(EXEC_CALL)) {
-          const inner = new BashChecker(this.ctx, this.depth + 1);
-          const deny = inner.check(
-            analyzeShell(m[2] ?? "", {
-              cwd: this.ctx.cwd,
-              home: this.ctx.home,
-              ...(this.ctx.user && { user: this.ctx.user }),
-            }),
-          );
-          if (deny) return deny;
-        }
-      }
       for (const m of code.matchAll(STRING_LITERAL)) {
         const s = m[2] ?? "";
         if (!s.includes("/") && !s.startsWith("~")) continue;

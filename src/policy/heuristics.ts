@@ -1,5 +1,5 @@
-import { basename, isAbsolute, resolve } from "node:path";
-import { physicalPath } from "./paths.js";
+import { basename, isAbsolute } from "node:path";
+import { codeOf, interpreterScript } from "./interpreters.js";
 import type { Segment } from "./shell-analyze.js";
 import { likely, type Word } from "./shell-words.js";
 
@@ -13,16 +13,6 @@ const INTERPRETERS = /^(python[\d.]*|pypy[\d.]*|node|nodejs|perl|ruby|php|lua[\d
 const CURL_UPLOAD =
   /^(-[A-Za-z]*[dFT].*|--data.*|--form.*|--upload-file(=.*)?|--json(=.*)?|--request=(POST|PUT|PATCH|DELETE)|-X(POST|PUT|PATCH|DELETE))$/;
 const WGET_UPLOAD = /^--(post-data|post-file|method|body-data|body-file)(=.*)?$/;
-const GIT_OPTS_WITH_VALUE = new Set([
-  "-C",
-  "-c",
-  "--git-dir",
-  "--work-tree",
-  "--namespace",
-  "--exec-path",
-  "--config-env",
-]);
-const SAFE_WRITE_TARGETS = /^\/(dev\/(null|stdout|stderr|tty|fd\/\d+)\/|tmp\/|var\/tmp\/)/;
 const PUBLISHERS: [string, string[]][] = [
   ["npm", ["publish"]],
   ["pnpm", ["publish"]],
@@ -50,16 +40,6 @@ const PUBLISHERS: [string, string[]][] = [
 
 const values = (ws: Word[]): string[] => ws.map(likely);
 
-function gitSubcommand(args: Word[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]?.value;
-    if (a === undefined) return undefined;
-    if (GIT_OPTS_WITH_VALUE.has(a)) i++;
-    else if (!a.startsWith("-")) return a;
-  }
-  return undefined;
-}
-
 function isUpload(name: string, args: string[]): boolean {
   if (name === "curl") {
     if (args.some((a) => CURL_UPLOAD.test(a))) return true;
@@ -74,7 +54,7 @@ function isUpload(name: string, args: string[]): boolean {
 }
 
 /** The reason to ask about one bash command, or undefined when nothing here is remarkable. */
-export function bashHeuristic(seg: Segment, worktree: string): string | undefined {
+export function bashHeuristic(seg: Segment): string | undefined {
   const cmd = seg.argv[0];
   if (!cmd) return undefined;
   if (cmd.value === undefined) return `the command name ${cmd.text} is only known when it runs`;
@@ -91,7 +71,8 @@ export function bashHeuristic(seg: Segment, worktree: string): string | undefine
   if (name === "nc" || name === "ncat" || name === "netcat" || name === "socat")
     return `opens a raw network connection (${name})`;
   if (isUpload(name, args)) return `uploads over the network (${name})`;
-  if (name === "git" && gitSubcommand(seg.argv.slice(1)) === "push") return "pushes to a git remote";
+  if (codeOf(seg.argv).some((code) => /push/i.test(code)))
+    return `runs ${name} code that mentions push (it may push with git)`;
   if (name === "rm" && args.some((a) => /^-[A-Za-z]*[rR]/.test(a) || a === "--recursive"))
     return "removes recursively (rm -r)";
   if (name === "find" && args.includes("-delete")) return "deletes files (find -delete)";
@@ -99,24 +80,23 @@ export function bashHeuristic(seg: Segment, worktree: string): string | undefine
     if (name === basename(tool) && sub.every((s, i) => args.filter((a) => !a.startsWith("-"))[i] === s))
       return `publishes a package (${name} ${sub.join(" ")})`;
   }
-  for (const r of seg.redirects) {
-    if (r.op === "<" || r.op.startsWith("<<") || !r.target) continue;
-    const target = r.target.value;
-    if (target === undefined) return `redirects output to a file named only when it runs (${r.target.text})`;
-    if (/^&?\d*-?$/.test(target)) continue;
-    const outside = (seg.cwds ?? [worktree]).some((c) =>
-      outsideWorktree(isAbsolute(target) ? target : `${c}/${target}`, worktree),
-    );
-    if (outside) return `writes outside the session's worktree (${target})`;
-  }
   return undefined;
 }
 
-/** True for a path outside the worktree that is not a scratch location (/tmp, /dev/null, …). */
-export function outsideWorktree(abs: string, worktree: string): boolean {
-  if (SAFE_WRITE_TARGETS.test(`${resolve(abs)}/`)) return false;
-  const real = physicalPath(abs);
-  const root = physicalPath(worktree);
-  if (real === root || real.startsWith(`${root}/`)) return false;
-  return !SAFE_WRITE_TARGETS.test(`${real}/`);
+/** Where system programs live; a command named by any other path is a file someone may have written. */
+const SYSTEM_PROGRAM = /^\/(usr|bin|sbin|lib\w*|opt|snap|nix|etc)\//;
+
+/**
+ * The script file a command runs (`bash x.sh`, `sh x`, `./x.sh`, `source x`, `python3 x.py`), or
+ * undefined. Rules judge the command that starts a script, never the commands inside it.
+ */
+export function scriptFile(seg: Segment): string | undefined {
+  const cmd = seg.argv[0];
+  if (cmd?.value === undefined) return undefined;
+  const name = basename(cmd.value);
+  if (SHELLS.has(name) && seg.shellInput === "file")
+    return seg.argv.slice(1).find((w) => !(w.value ?? "").startsWith("-"))?.text;
+  if ((name === "source" || name === ".") && seg.argv[1]) return seg.argv[1].text;
+  if (cmd.value.includes("/") && !(isAbsolute(cmd.value) && SYSTEM_PROGRAM.test(cmd.value))) return cmd.text;
+  return interpreterScript(seg.argv)?.text;
 }

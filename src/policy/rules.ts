@@ -17,7 +17,14 @@ export interface PolicyRule {
 
 /** What a rule is matched against: one bash command, or one file tool call, or any other call. */
 export type Subject =
-  | { kind: "command"; tool: string; text: string; fullText: string }
+  | {
+      kind: "command";
+      tool: string;
+      text: string;
+      fullText: string;
+      /** The same operation spelled plainly (`git -c alias.p=push p` is `git push`), for deny and ask rules. */
+      equivalents?: string[];
+    }
   | { kind: "path"; tool: string; absolute: string; worktree: string }
   | { kind: "other"; tool: string; text: string };
 
@@ -67,7 +74,9 @@ function matches(rule: PolicyRule, subject: Subject, home: string): boolean {
     if (commandPatternMatches(rule.match, subject.fullText)) return true;
     // A deny or ask rule also catches the command behind wrappers and env assignments; an allow
     // rule has to match what was written, so `allow git status *` does not allow `LD_PRELOAD=… git status`.
-    return rule.decision !== "allow" && commandPatternMatches(rule.match, subject.text);
+    if (rule.decision === "allow") return false;
+    const pattern = rule.match;
+    return [subject.text, ...(subject.equivalents ?? [])].some((t) => commandPatternMatches(pattern, t));
   }
   if (subject.kind === "path") {
     const glob = rule.match.startsWith("~/") ? home + rule.match.slice(1) : rule.match;

@@ -2,6 +2,7 @@ import { basename, resolve } from "node:path";
 import { parseShell, type Command, type Part, type RawWord, type Script } from "./shell-parse.js";
 import { type Atom, braceAtoms, literalWord, splitFields, toWord, type Word } from "./shell-words.js";
 import { unwrap } from "./shell-wrappers.js";
+import { codeOf, embeddedCommands } from "./interpreters.js";
 
 /** One command bash would run, after expansion and with wrappers (`env`, `timeout`, …) peeled off. */
 export interface Segment {
@@ -243,6 +244,9 @@ class Analyzer {
       this.segment(sub.argv, [], [], c, inner, [...seg.via, sub.via], [], undefined);
     const name = seg.argv[0]?.value !== undefined ? basename(seg.argv[0].value) : undefined;
     if (name && SHELLS.has(name)) this.shell(seg, inner);
+    // Commands an interpreter one-liner hands to the system are commands of this line too.
+    for (const code of codeOf(seg.argv))
+      for (const cmd of embeddedCommands(code)) this.text(cmd, copy(inner), [...seg.via, `${name} code`]);
     return seg;
   }
 

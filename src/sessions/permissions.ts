@@ -11,6 +11,7 @@ import {
 } from "../policy/admin.js";
 import { evaluate, type Verdict } from "../policy/evaluate.js";
 import { ProtocolError } from "../protocol/errors.js";
+import { readReposFile } from "../repos/repos.js";
 import type { SessionEvent } from "../protocol/events.js";
 import type {
   AuditEntry,
@@ -153,6 +154,18 @@ export class PermissionBroker {
     }
   }
 
+  /** The registered repositories' paths: the policy treats them as the user's files, never scratch. */
+  private repoPaths(): string[] {
+    try {
+      return readReposFile(this.deps.paths.repos)
+        .map((r) => r.path)
+        .filter((p) => p !== "");
+    } catch (err) {
+      this.deps.log.warn({ err }, "repos.json could not be read; the policy knows no registered repos");
+      return [];
+    }
+  }
+
   private verdict(session: GateSession, call: ToolCall): Verdict {
     const config = this.config();
     const secrets = new Set(envFileNames(this.deps.paths.env));
@@ -164,6 +177,7 @@ export class PermissionBroker {
       home: homedir(),
       ...(user && { user }),
       isSecretName: (name) => isSecretEnvName(name, secrets),
+      repos: this.repoPaths(),
       profile: securityProfile(config),
       rules: this.deps.rules.applicable(session.id, session.workspace),
     });

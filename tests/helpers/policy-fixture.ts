@@ -10,6 +10,8 @@ export interface PolicyFixture {
   dataDir: string;
   worktree: string;
   home: string;
+  /** A registered repository (the user's checkout), under /tmp like the worktree. */
+  checkout: string;
   ctx(opts?: { profile?: Profile; rules?: PolicyRule[] }): EvalContext;
   bash(command: string, opts?: { profile?: Profile; rules?: PolicyRule[] }): Verdict;
   cleanup(): void;
@@ -20,12 +22,14 @@ export function policyFixture(): PolicyFixture {
   const dataDir = join(root, "data");
   const worktree = join(dataDir, "sessions", "s1", "worktree");
   const home = join(root, "home", "u");
+  const checkout = join(root, "checkout");
   for (const d of [
     join(worktree, "src"),
     join(dataDir, "sessions", "s2", "worktree"),
     join(dataDir, "identity"),
     join(dataDir, "skills", "x"),
-    home,
+    join(home, ".ssh"),
+    checkout,
   ])
     mkdirSync(d, { recursive: true });
   for (const f of [
@@ -52,6 +56,7 @@ export function policyFixture(): PolicyFixture {
     home,
     user: "u",
     isSecretName: (n) => /(^|_)(API_?KEY|TOKEN|SECRET|PASSWORD)$/i.test(n) || n === "MY_PROVIDER_KEY",
+    repos: [checkout],
     profile: opts.profile ?? "tailscale-permissive",
     rules: opts.rules ?? [],
   });
@@ -60,6 +65,7 @@ export function policyFixture(): PolicyFixture {
     dataDir,
     worktree,
     home,
+    checkout,
     ctx,
     bash: (command, opts) => evaluate("bash", { command }, ctx(opts)),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
