@@ -169,6 +169,7 @@ describe("git state and pushes under any spelling", () => {
     ["git fetch {C} main", "git fetch from a path outside the session's worktree ({C})"],
     ["git pull file://{C}", "from a path outside"],
     ["git credential fill < q", "stored git credentials"],
+    ['cd "$D" && git commit -m x', "git commit in a repository only known when it runs"],
     [`python3 -c "import subprocess; subprocess.run(['git','push'])"`, "pushes to a git remote"],
     [`node -e "require('child_process').execSync('git push')"`, "pushes to a git remote"],
     [`perl -e 'system("git", "push", "origin")'`, "pushes to a git remote"],
@@ -199,6 +200,7 @@ describe("git state and pushes under any spelling", () => {
     "git lfs ls-files",
     "git clone {C} copy",
     "git fetch /tmp/scratch-repo",
+    'cd "$D" && git status',
     "python3 -c 'print(1)'",
     "node -e 'console.log(2)'",
   ])("%s stays allowed", (command) => {

@@ -222,7 +222,8 @@ export class GitLine {
     if (sub === "symbolic-ref" && call.args.filter((w) => !likely(w).startsWith("-")).length !== 1)
       return "rewrites a git ref directly (git symbolic-ref)";
     if (sub === "credential" || sub.startsWith("credential-")) return "reads stored git credentials";
-    if (!call.repos) return `runs git ${sub} in a repository that is only known when it runs`;
+    if (!call.repos)
+      return READ_ONLY.has(sub) ? undefined : `runs git ${sub} in a repository only known when it runs`;
     const elsewhere = call.repos.find((r) => outsideWorktree(r, this.scope));
     if (elsewhere !== undefined && !READ_ONLY.has(sub))
       return `runs git ${sub} in a repository outside the session's worktree (${elsewhere})`;
