@@ -132,11 +132,13 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     log,
   });
   const runtimeKind = config.runtime ?? "sandbox";
-  let sandboxOk = false;
+  // A working sandbox stays working; a broken one is probed again, so installing bwrap is enough.
+  let sandboxOk: string | undefined;
   const sandboxCheck = async (): Promise<{ ok: true } | { ok: false; reason: string }> => {
-    if (sandboxOk) return { ok: true };
-    const r = await probeSandbox();
-    sandboxOk = r.ok;
+    const bwrap = loadConfig(paths.config).sandbox?.bwrap ?? "bwrap";
+    if (sandboxOk === bwrap) return { ok: true };
+    const r = await probeSandbox(bwrap);
+    sandboxOk = r.ok ? bwrap : undefined;
     return r;
   };
   if (runtimeKind === "host") {

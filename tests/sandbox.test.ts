@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
@@ -256,6 +256,53 @@ describe("an untrusted repository", () => {
       const again = await h.connect();
       await again.request("session.attach", { sessionId: session.id });
       expect(existsSync(marker)).toBe(false);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe("abort", () => {
+  it.each(runtimes)("kills a tool that ignores signals, and everything it started (%s)", async (runtime) => {
+    const e = envs[runtime] as Env;
+    const { h, client, sessionId } = e;
+    h.llm.enqueue(
+      {
+        kind: "tool_call",
+        name: "bash",
+        args: { command: "trap '' TERM INT HUP; sleep 3172 & sleep 3172; wait" },
+      },
+      { kind: "text", text: "never" },
+    );
+    const started = client.waitForEvent(sessionId, "tool_execution_start", () => true, 60_000);
+    const ended = client.waitForEvent(sessionId, "agent_end", () => true, 60_000);
+    await client.request("prompt", { message: "go" }, sessionId);
+    await started;
+    for (let i = 0; i < 100 && pgrep("sleep 3172") === ""; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pgrep("sleep 3172")).not.toBe("");
+    await client.request("abort", {}, sessionId);
+    await ended;
+    for (let i = 0; i < 100 && pgrep("sleep 3172") !== ""; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pgrep("sleep 3172")).toBe("");
+  });
+});
+
+describe("when bubblewrap cannot run", () => {
+  it("session.create and `pi-server status` say why and how to fix it", async () => {
+    const h = await startHarness({ config: { sandbox: { bwrap: "/nonexistent/bwrap" } } });
+    try {
+      const client = await h.connect();
+      await expect(client.request("session.create", { repoId: "demo" })).rejects.toMatchObject({
+        code: "conflict",
+        message: expect.stringMatching(/not installed.*apt-get install bubblewrap.*"runtime": "host"/s),
+      });
+      // Asynchronously: the server under test lives in this process and must answer /health.
+      const out = await new Promise<string>((resolve) => {
+        execFile(process.execPath, ["bin/pi-server.js", "status", "--data-dir", h.dataDir], (_err, stdout) =>
+          resolve(String(stdout)),
+        );
+      });
+      expect(out).toMatch(/tools: CANNOT RUN — bubblewrap \(\/nonexistent\/bwrap\) is not installed/);
     } finally {
       await h.close();
     }

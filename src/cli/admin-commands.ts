@@ -6,6 +6,7 @@ import { defaultHosts } from "../pairing/hosts.js";
 import { loadIdentity } from "../pairing/identity.js";
 import { inviteLinks, PairingService } from "../pairing/pairing.js";
 import { encodeInvite } from "../protocol/invite.js";
+import { probeSandbox } from "../runtime/index.js";
 import { securityProfile } from "../store/config.js";
 import { PairingTokens } from "../store/pairing-tokens.js";
 import { processAlive, readRuntime, type RuntimeInfo } from "../store/runtime.js";
@@ -159,6 +160,16 @@ export function registerAdminCommands(program: Command): void {
       print(`revoked ${ids.join(", ")}`);
     });
 
+  /** Whether sessions can run their tools as configured, and why not. */
+  async function toolsStatus(
+    runtime: "sandbox" | "host",
+    bwrap: string | undefined,
+  ): Promise<{ runtime: "sandbox" | "host"; ok: boolean; problem?: string }> {
+    if (runtime === "host") return { runtime, ok: true };
+    const probe = await probeSandbox(bwrap);
+    return probe.ok ? { runtime, ok: true } : { runtime, ok: false, problem: probe.reason };
+  }
+
   program
     .command("status")
     .description("is the server running, where, and what it holds")
@@ -188,6 +199,7 @@ export function registerAdminCommands(program: Command): void {
           ? { total: stats.sessions.total, running: stats.sessions.running ?? 0, interrupted: 0 }
           : { total: stats.sessions.total, running: 0, interrupted: stats.sessions.running ?? 0 },
         ownerTokenCreatedAt: stats.ownerSince ?? null,
+        tools: await toolsStatus(cliConfig(paths).runtime ?? "sandbox", cliConfig(paths).sandbox?.bwrap),
       };
       if (o.json) print(JSON.stringify(status, null, 2));
       else {
@@ -201,6 +213,9 @@ export function registerAdminCommands(program: Command): void {
         print(`sessions: ${status.sessions.running} running${cut}, ${status.sessions.total} total`);
         print(`paired devices: ${stats.devices}`);
         print(`owner token: ${stats.ownerSince ? `created ${ago(stats.ownerSince)}` : "none"}`);
+        const t = status.tools;
+        if (t.runtime === "host") print("tools: runtime host — UNSANDBOXED, the agent can do whatever this user can");
+        else print(t.ok ? "tools: sandboxed (bubblewrap)" : `tools: CANNOT RUN — ${t.problem}`);
       }
       // Like `systemctl status`: 0 running and healthy, 1 running but not answering, 3 not running.
       if (rt && !healthy) process.exitCode = 1;

@@ -1,5 +1,5 @@
-import { readFileSync, statSync } from "node:fs";
-import { basename, isAbsolute, resolve } from "node:path";
+import { readFileSync, realpathSync, statSync } from "node:fs";
+import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
 import { writeJsonAtomic } from "../store/atomic.js";
 import { hasCommits, repoTopLevel } from "./git.js";
 
@@ -31,7 +31,31 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * kept with `ok: false` and its reason so one typo does not hide the other repos.
  */
 export function readReposFile(file: string): RepoStatus[] {
-  return readRawEntries(file).map(checkEntry);
+  const dataDir = realOrSelf(dirname(file));
+  return readRawEntries(file).map((raw, i, all) => checkEntry(raw, i, all, dataDir));
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+function within(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+/** Kernel file systems: a path there names a process's view (/proc/self/cwd is the server's own). */
+const PSEUDO_FS = ["/proc", "/sys", "/dev"];
+
+/** Why a (real) path cannot be a registered repo, or undefined when it can. */
+function refusedPath(real: string, dataDir: string): string | undefined {
+  if (PSEUDO_FS.some((d) => within(real, d))) return `${real} is on a kernel file system, not a repository`;
+  if (within(real, dataDir)) return `${real} is inside the server's data dir ${dataDir}`;
+  return undefined;
 }
 
 function readRawEntries(file: string): unknown[] {
@@ -55,7 +79,7 @@ function readRawEntries(file: string): unknown[] {
   return list;
 }
 
-function checkEntry(raw: unknown, i: number, all: unknown[]): RepoStatus {
+function checkEntry(raw: unknown, i: number, all: unknown[], dataDir: string): RepoStatus {
   const e = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
   const id = typeof e.id === "string" ? e.id : `#${i}`;
   const path = typeof e.path === "string" ? e.path : "";
@@ -68,10 +92,15 @@ function checkEntry(raw: unknown, i: number, all: unknown[]): RepoStatus {
   if (firstWithId !== i) return bad(`entry ${i}: duplicate id "${id}"`);
   if (typeof e.path !== "string" || !isAbsolute(e.path))
     return bad(`entry ${i}: "path" must be an absolute path`);
+  // Symlinks and /proc/self-style paths are resolved once, here: everything after uses the real path.
+  if (PSEUDO_FS.some((d) => within(path, d))) return bad(`path ${path} is on a kernel file system, not a repository`);
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) return bad(`path ${path} does not exist`);
   if (!st.isDirectory()) return bad(`path ${path} is not a directory`);
-  return { id, name, path, ok: true };
+  const real = realOrSelf(path);
+  const refused = refusedPath(real, dataDir);
+  if (refused) return bad(refused);
+  return { id, name, path: real, ok: true };
 }
 
 /** Adds the git checks that need a subprocess; run when listing or before creating a worktree. */
@@ -105,6 +134,7 @@ export async function addRepo(
   opts: { id?: string; name?: string } = {},
 ): Promise<RepoEntry> {
   const abs = resolve(path);
+  if (PSEUDO_FS.some((d) => within(abs, d))) throw new ReposFileError(file, `${abs} is on a kernel file system`);
   if (!statSync(abs, { throwIfNoEntry: false })?.isDirectory()) {
     throw new ReposFileError(file, `${abs} does not exist or is not a directory`);
   }
@@ -113,8 +143,10 @@ export async function addRepo(
   if (!(await hasCommits(top))) {
     throw new ReposFileError(file, `${top} has no commits yet; commit once, then add it`);
   }
+  const refused = refusedPath(realOrSelf(top), realOrSelf(dirname(file)));
+  if (refused) throw new ReposFileError(file, refused);
   const raw = readRawEntries(file);
-  const current = raw.map(checkEntry);
+  const current = readReposFile(file);
   if (current.some((r) => r.path === top)) throw new ReposFileError(file, `${top} is already registered`);
   let id = opts.id ?? slug(opts.name ?? basename(top));
   if (!ID_PATTERN.test(id)) throw new ReposFileError(file, `id "${id}" must match ${ID_PATTERN.source}`);

@@ -21,6 +21,8 @@ export interface SandboxSpec {
   /** HOME inside the sandbox: an empty tmpfs at this path. */
   home: string;
   env: Record<string, string>;
+  /** The bubblewrap binary (config `sandbox.bwrap`; default: `bwrap` on the server's PATH). */
+  bwrap?: string;
 }
 
 /** Top-level system directories: bound read-only, or re-created as the symlinks they are (merged /usr). */
@@ -160,7 +162,7 @@ export class SandboxRuntime implements ToolRuntime {
   ) {}
 
   private argv(cwd: string, ...command: string[]): string[] {
-    return ["bwrap", ...bwrapArgs(this.spec, cwd), "--", ...command];
+    return [this.spec.bwrap ?? "bwrap", ...bwrapArgs(this.spec, cwd), "--", ...command];
   }
 
   exec(command: string, opts: ExecOptions): Promise<ExecResult> {
@@ -217,7 +219,7 @@ export class SandboxRuntime implements ToolRuntime {
 }
 
 /** Whether bubblewrap can build a sandbox on this machine; the reason and the fix when not. */
-export async function probeSandbox(): Promise<{ ok: true } | { ok: false; reason: string }> {
+export async function probeSandbox(bwrap = "bwrap"): Promise<{ ok: true } | { ok: false; reason: string }> {
   const spec: SandboxSpec = {
     worktree: "/tmp",
     readOnly: [],
@@ -227,7 +229,7 @@ export async function probeSandbox(): Promise<{ ok: true } | { ok: false; reason
     env: { PATH: "/usr/bin:/bin" },
   };
   try {
-    const r = await capture(["bwrap", ...bwrapArgs(spec, "/"), "--", "/bin/sh", "-c", "echo ok"], {
+    const r = await capture([bwrap, ...bwrapArgs(spec, "/"), "--", "/bin/sh", "-c", "echo ok"], {
       env: {},
       maxBytes: 1024,
       timeout: 20,
@@ -243,7 +245,7 @@ export async function probeSandbox(): Promise<{ ok: true } | { ok: false; reason
       return {
         ok: false,
         reason:
-          "bubblewrap (bwrap) is not installed; install it (Debian/Ubuntu: apt-get install bubblewrap, Fedora: dnf install bubblewrap)",
+          `bubblewrap (${bwrap}) is not installed; install it (Debian/Ubuntu: apt-get install bubblewrap, Fedora: dnf install bubblewrap)`,
       };
     }
     return { ok: false, reason: `bubblewrap (bwrap) could not start: ${(err as Error).message}` };

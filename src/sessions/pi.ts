@@ -25,6 +25,8 @@ let sdkPromise: Promise<Sdk> | undefined;
 export function importSdk(dataDir: string): Promise<Sdk> {
   if (!sdkPromise) {
     process.env.PI_CODING_AGENT_DIR ??= dataDir;
+    // No update checks, package updates or telemetry: the server makes no network call of its own.
+    process.env.PI_OFFLINE ??= "1";
     sdkPromise = import("@mariozechner/pi-coding-agent");
   }
   return sdkPromise;

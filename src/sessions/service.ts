@@ -12,14 +12,12 @@ import type { RuntimeLimits } from "../runtime/index.js";
 import type { ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
-import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import { gateExtension } from "./gate.js";
 import { LiveSession } from "./live-session.js";
 import type { PermissionBroker } from "./permissions.js";
 import { SessionGit } from "./session-git.js";
 import { sessionRuntime } from "./session-runtime.js";
-import { serverSettings } from "./settings.js";
-import { runtimeTools, TOOL_NAMES } from "./tools.js";
+import { openAgentSession } from "./agent-session.js";
 import { type PiModel, type PiRuntime, modelInfo, modelKey, parseModelKey } from "./pi.js";
 
 export interface SessionServiceDeps {
@@ -238,12 +236,6 @@ export class SessionService {
   }
 
   private async load(record: SessionRecord, model: PiModel): Promise<LiveSession> {
-    const { sdk, authStorage, modelRegistry } = this.deps.pi;
-    const agentDir = this.deps.paths.root;
-    const cwd = record.worktree;
-    const settingsManager = serverSettings(sdk, agentDir);
-    // Extensions found in a repo would run inside the server process, next to its keys: only the
-    // server's own are loaded.
     // The gate exists before the session it guards; it finds the session once it is built.
     const ref: { live?: LiveSession } = {};
     const gate = gateExtension(this.deps.permissions, () => {
@@ -256,36 +248,15 @@ export class SessionService {
         emit: (ev) => live.emit(ev),
       };
     });
-    const resourceLoader = new sdk.DefaultResourceLoader({
-      cwd,
-      agentDir,
-      settingsManager,
-      noExtensions: true,
-      extensionFactories: [gate],
-    });
-    await resourceLoader.reload();
-    const sessionManager = sdk.SessionManager.open(record.piSessionFile, dirname(record.piSessionFile), cwd);
-    const runtime = sessionRuntime({
+    const runtime = this.runtimeFor(record);
+    const session = await openAgentSession({
+      pi: this.deps.pi,
       paths: this.deps.paths,
-      config: this.deps.config(),
-      limits: this.deps.limits,
-      worktree: record.worktree,
-      repoId: record.repoId,
-    });
-    const { session } = await sdk.createAgentSession({
-      cwd,
-      agentDir,
-      authStorage,
-      modelRegistry,
+      record,
       model,
-      thinkingLevel: record.thinkingLevel as ThinkingLevel,
-      tools: TOOL_NAMES,
-      customTools: runtimeTools(sdk, cwd, runtime) as PiSdk.ToolDefinition[],
-      resourceLoader,
-      sessionManager,
-      settingsManager,
+      gate,
+      runtime,
     });
-    if (!session.sessionName) session.setSessionName(record.name);
     const sessionGit = this.sessionGit(record);
     ref.live = new LiveSession(record, session, {
       index: this.deps.index,
@@ -296,15 +267,25 @@ export class SessionService {
       permissions: this.deps.permissions.forSession(record.id),
       runtime,
       // The user's repo sees the session's branch after every turn, moved there by the server.
-      afterTurn: sessionGit
-        ? () => {
-            sessionGit.export().catch((err: unknown) => {
-              this.deps.log.warn({ err, sessionId: record.id }, "could not export the session branch");
-            });
-          }
-        : undefined,
+      afterTurn: sessionGit ? () => void this.exportBranch(record.id, sessionGit) : undefined,
     });
     return ref.live;
+  }
+
+  private runtimeFor(record: SessionRecord) {
+    return sessionRuntime({
+      paths: this.deps.paths,
+      config: this.deps.config(),
+      limits: this.deps.limits,
+      worktree: record.worktree,
+      repoId: record.repoId,
+    });
+  }
+
+  private async exportBranch(sessionId: string, g: SessionGit): Promise<void> {
+    await g.export().catch((err: unknown) => {
+      this.deps.log.warn({ err, sessionId }, "could not export the session branch");
+    });
   }
 
   /** The server's git work on a session's own repository (none for scratch and legacy sessions). */
@@ -314,13 +295,7 @@ export class SessionService {
     if (!g) {
       const repoId = record.repoId;
       g = new SessionGit({
-        runtime: sessionRuntime({
-          paths: this.deps.paths,
-          config: this.deps.config(),
-          limits: this.deps.limits,
-          worktree: record.worktree,
-          repoId,
-        }),
+        runtime: this.runtimeFor(record),
         worktree: record.worktree,
         sessionDir: dirname(record.piSessionFile),
         mirror: mirrorPath(this.deps.paths.mirrors, repoId),
@@ -432,9 +407,7 @@ export class SessionService {
         branchKept = null;
       } else {
         // What the agent committed since the last turn reaches the branch before the repo goes.
-        await sessionGit.export().catch((err: unknown) => {
-          this.deps.log.warn({ err, sessionId: record.id }, "could not export the session branch");
-        });
+        await this.exportBranch(record.id, sessionGit);
       }
       rmSync(record.worktree, { recursive: true, force: true });
     } else {

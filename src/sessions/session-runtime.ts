@@ -82,6 +82,7 @@ export function sessionRuntime(input: SessionRuntimeInput): ToolRuntime {
       network: config.sandbox?.network ?? false,
       home,
       env,
+      bwrap: config.sandbox?.bwrap,
     },
     input.limits,
   );

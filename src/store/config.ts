@@ -48,6 +48,8 @@ export const ServerConfig = Type.Object(
           readOnlyPaths: Type.Optional(Type.Array(Type.String({ pattern: "^/" }))),
           /** Extra absolute paths tools may write (a shared cache, say). */
           readWritePaths: Type.Optional(Type.Array(Type.String({ pattern: "^/" }))),
+          /** The bubblewrap binary, when it is not `bwrap` on the PATH. */
+          bwrap: Type.Optional(Type.String({ minLength: 1 })),
         },
         { additionalProperties: false },
       ),
