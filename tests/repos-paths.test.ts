@@ -29,8 +29,14 @@ describe("repos.json paths", () => {
     const byId = Object.fromEntries(readReposFile(file).map((r) => [r.id, r]));
     expect(byId.link).toMatchObject({ ok: true, path: repo });
     expect(byId.proc).toMatchObject({ ok: false, error: expect.stringMatching(/kernel file system/) });
-    expect(byId.inside).toMatchObject({ ok: false, error: expect.stringMatching(/inside the server's data dir/) });
-    expect(byId.sneaky).toMatchObject({ ok: false, error: expect.stringMatching(/inside the server's data dir/) });
+    expect(byId.inside).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/inside the server's data dir/),
+    });
+    expect(byId.sneaky).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/inside the server's data dir/),
+    });
     expect(byId.dots).toMatchObject({ ok: true, path: repo });
   });
 });

@@ -214,7 +214,8 @@ export function registerAdminCommands(program: Command): void {
         print(`paired devices: ${stats.devices}`);
         print(`owner token: ${stats.ownerSince ? `created ${ago(stats.ownerSince)}` : "none"}`);
         const t = status.tools;
-        if (t.runtime === "host") print("tools: runtime host — UNSANDBOXED, the agent can do whatever this user can");
+        if (t.runtime === "host")
+          print("tools: runtime host — UNSANDBOXED, the agent can do whatever this user can");
         else print(t.ok ? "tools: sandboxed (bubblewrap)" : `tools: CANNOT RUN — ${t.problem}`);
       }
       // Like `systemctl status`: 0 running and healthy, 1 running but not answering, 3 not running.

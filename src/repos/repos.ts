@@ -93,7 +93,8 @@ function checkEntry(raw: unknown, i: number, all: unknown[], dataDir: string): R
   if (typeof e.path !== "string" || !isAbsolute(e.path))
     return bad(`entry ${i}: "path" must be an absolute path`);
   // Symlinks and /proc/self-style paths are resolved once, here: everything after uses the real path.
-  if (PSEUDO_FS.some((d) => within(path, d))) return bad(`path ${path} is on a kernel file system, not a repository`);
+  if (PSEUDO_FS.some((d) => within(path, d)))
+    return bad(`path ${path} is on a kernel file system, not a repository`);
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) return bad(`path ${path} does not exist`);
   if (!st.isDirectory()) return bad(`path ${path} is not a directory`);
@@ -134,7 +135,8 @@ export async function addRepo(
   opts: { id?: string; name?: string } = {},
 ): Promise<RepoEntry> {
   const abs = resolve(path);
-  if (PSEUDO_FS.some((d) => within(abs, d))) throw new ReposFileError(file, `${abs} is on a kernel file system`);
+  if (PSEUDO_FS.some((d) => within(abs, d)))
+    throw new ReposFileError(file, `${abs} is on a kernel file system`);
   if (!statSync(abs, { throwIfNoEntry: false })?.isDirectory()) {
     throw new ReposFileError(file, `${abs} does not exist or is not a directory`);
   }

@@ -244,8 +244,7 @@ export async function probeSandbox(bwrap = "bwrap"): Promise<{ ok: true } | { ok
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
       return {
         ok: false,
-        reason:
-          `bubblewrap (${bwrap}) is not installed; install it (Debian/Ubuntu: apt-get install bubblewrap, Fedora: dnf install bubblewrap)`,
+        reason: `bubblewrap (${bwrap}) is not installed; install it (Debian/Ubuntu: apt-get install bubblewrap, Fedora: dnf install bubblewrap)`,
       };
     }
     return { ok: false, reason: `bubblewrap (bwrap) could not start: ${(err as Error).message}` };
