@@ -25,6 +25,7 @@ import { SessionsIndex } from "./store/sessions-index.js";
 import { generateToken, TokenStore } from "./store/tokens.js";
 import { createAuthenticator } from "./transport/auth.js";
 import { buildApp } from "./transport/app.js";
+import { raiseFdLimit } from "./transport/fd-limit.js";
 import type { TransportStats } from "./transport/send-queue.js";
 import { createHandlers } from "./transport/handlers.js";
 
@@ -100,6 +101,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     throw new StartupError("PI_SERVER_TOKEN must be at least 16 characters; use a long random value");
   }
   const log = createLogger(opts.logLevel);
+  raiseFdLimit(log);
   const paths = dataPaths(opts.dataDir);
   for (const r of prepareDataDir(paths)) {
     log.warn({ path: r.path, from: r.from.toString(8), to: r.to.toString(8) }, "fixed permissions");
@@ -197,6 +199,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       maxJsonDepth: limits.maxJsonDepth,
       maxRequestsPerSecond: limits.maxRequestsPerSecond,
       maxSessionsPerConnection: limits.maxSessionsPerConnection,
+      maxPreHelloBytes: limits.maxPreHelloBytes,
+    },
+    admission: {
+      maxUnauthenticated: limits.maxUnauthenticatedConnections,
+      maxUnauthenticatedPerAddress: limits.maxUnauthenticatedPerAddress,
+      upgradeTimeoutMs: limits.upgradeTimeoutMs,
     },
   });
   const { fastify, connections } = app;

@@ -77,6 +77,10 @@ export const ServerConfig = Type.Object(
           maxSessionsPerConnection: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
           toolFileBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 1024 * 1024 * 1024 })),
           toolOutputBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 4 * 1024 * 1024 * 1024 })),
+          maxUnauthenticatedConnections: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          maxUnauthenticatedPerAddress: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          maxPreHelloBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024 })),
+          upgradeTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
         },
         { additionalProperties: false },
       ),
@@ -103,6 +107,14 @@ export interface Limits {
   toolFileBytes: number;
   /** Output of one tool command past which it is killed. */
   toolOutputBytes: number;
+  /** Sockets open before a successful hello, over every address. */
+  maxUnauthenticatedConnections: number;
+  /** The same, per remote address. */
+  maxUnauthenticatedPerAddress: number;
+  /** Bytes a WebSocket may send before its hello succeeds; past it the socket is terminated. */
+  maxPreHelloBytes: number;
+  /** Time a new socket has to send a complete HTTP request head (WebSocket upgrades included). */
+  upgradeTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -117,6 +129,10 @@ export const DEFAULT_LIMITS: Limits = {
   maxSessionsPerConnection: 100,
   toolFileBytes: 16 * 1024 * 1024,
   toolOutputBytes: 64 * 1024 * 1024,
+  maxUnauthenticatedConnections: 256,
+  maxUnauthenticatedPerAddress: 16,
+  maxPreHelloBytes: 64 * 1024,
+  upgradeTimeoutMs: 10_000,
 };
 
 export class ConfigError extends Error {

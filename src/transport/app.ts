@@ -9,6 +9,7 @@ import type { PairingService } from "../pairing/pairing.js";
 import { CloseCode, ProtocolError } from "../protocol/errors.js";
 import type { ServerInfo } from "../protocol/types.js";
 import { checker, formatIssues } from "../protocol/validate.js";
+import { type AdmissionOptions, ConnectionAdmission } from "./admission.js";
 import { type Authenticator, bearerToken } from "./auth.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
 import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./guards.js";
@@ -24,6 +25,7 @@ export interface AppDeps {
   guards: GuardOptions;
   log: Logger;
   connection: ConnectionOptions;
+  admission: AdmissionOptions;
   https?: { key: string; cert: string };
   /** POST /pair attempts allowed per address per minute. */
   pairRateLimit?: number;
@@ -38,6 +40,8 @@ export interface App {
   stats: TransportStats;
   /** From now on new /rpc sockets are closed with 1001 at once (shutdown). */
   stopAccepting(): void;
+  /** Caps on sockets that have not authenticated yet. */
+  admission: ConnectionAdmission;
 }
 
 const PairBody = Type.Object(
@@ -55,18 +59,31 @@ function errorBody(code: string, message: string, details?: unknown): { error: R
 
 /** HTTP routes and the /rpc WebSocket. */
 export async function buildApp(deps: AppDeps): Promise<App> {
+  const headWait = deps.admission.upgradeTimeoutMs;
+  // Node's defaults (60 s for headers, 300 s per request) let a slow sender hold a descriptor for
+  // minutes; a 64 KiB body needs far less than this.
+  const requestTimeout = Math.max(headWait, 30_000);
+  const httpTimeouts = {
+    headersTimeout: headWait,
+    requestTimeout,
+    connectionsCheckingInterval: Math.min(1000, headWait),
+  };
   const fastify = Fastify({
     loggerInstance: deps.log,
     logController: new LogController({ disableRequestLogging: (req) => req.url === "/health" }),
     bodyLimit: 64 * 1024,
     // Shutdown must not wait on a client that keeps a socket open.
     forceCloseConnections: true,
-    ...(deps.https ? { https: deps.https } : {}),
+    requestTimeout,
+    http: httpTimeouts,
+    ...(deps.https ? { https: { ...deps.https, ...httpTimeouts, handshakeTimeout: headWait } } : {}),
   }) as unknown as FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
   const connections = new Set<RpcConnection>();
   const throttle = new AuthThrottle();
   const stats = newTransportStats();
   let accepting = true;
+  const admission = new ConnectionAdmission(deps.admission, deps.log);
+  admission.install(fastify.server);
 
   // Before anything else, WebSocket upgrades included: refuse foreign Hosts (DNS rebinding) and
   // foreign Origins (cross-site requests from a page in the user's own browser).
@@ -170,6 +187,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
       header === undefined ? undefined : (bearerToken(header) ?? ""),
       req.ip,
+      req.raw.socket,
+      () => admission.authenticated(req.raw.socket),
     );
     connections.add(conn);
     socket.on("close", () => connections.delete(conn));
@@ -194,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     fastify,
     connections,
     stats,
+    admission,
     stopAccepting() {
       accepting = false;
     },

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import type { Socket } from "node:net";
 import type { WebSocket } from "ws";
 import { PROTOCOL_VERSION, RequestFrame, type RequestId } from "../protocol/envelope.js";
 import { CloseCode, type ErrorCode, ProtocolError } from "../protocol/errors.js";
@@ -10,6 +11,7 @@ import type { AttachLevel, LiveSession, OutboundEvent, Subscription } from "../s
 import type { TokenMatch } from "../store/tokens.js";
 import type { Identity } from "../pairing/identity.js";
 import { helloChallenge } from "../protocol/invite.js";
+import { capIncomingBytes } from "./admission.js";
 import type { Authenticator } from "./auth.js";
 import type { AuthThrottle } from "./guards.js";
 import type { CallContext, Handlers } from "./handlers.js";
@@ -25,6 +27,8 @@ export interface ConnectionOptions {
   maxJsonDepth: number;
   maxRequestsPerSecond: number;
   maxSessionsPerConnection: number;
+  /** Bytes the socket may deliver before hello succeeds; past it the socket is terminated. */
+  maxPreHelloBytes: number;
 }
 
 export interface ConnectionDeps {
@@ -62,6 +66,8 @@ export class RpcConnection {
   private principal: TokenMatch | undefined;
   private helloDone = false;
   private closed = false;
+  /** Set once an unauthenticated socket is being cut off: nothing more it sends is handled. */
+  private ending = false;
   private alive = true;
   private readonly subs = new Map<string, Subscription>();
   private readonly helloTimer: NodeJS.Timeout;
@@ -71,12 +77,15 @@ export class RpcConnection {
   /** Token bucket: maxRequestsPerSecond sustained, twice that in a burst. */
   private tokens: number;
   private tokensAt = Date.now();
+  private readonly stopCountingBytes: () => void;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: ConnectionDeps,
     headerToken: string | undefined,
     readonly address: string,
+    socket: Socket,
+    private readonly onAuthenticated: () => void,
   ) {
     this.log = deps.log.child({ conn: this.id });
     const o = deps.options;
@@ -98,8 +107,16 @@ export class RpcConnection {
     ws.on("close", () => this.cleanup());
     ws.on("error", (err) => this.log.debug({ err }, "socket error"));
     ws.on("pong", () => (this.alive = true));
+    // Until hello succeeds nobody knows who is sending: a few KiB is all a hello needs, so the
+    // socket is cut off while an oversized frame is still arriving, not once ws has buffered it.
+    this.stopCountingBytes = capIncomingBytes(socket, o.maxPreHelloBytes, () => {
+      this.log.info({ limit: o.maxPreHelloBytes, address }, "too many bytes before hello; terminating");
+      this.terminate();
+    });
+    // terminate, not close: a peer that does not answer the close handshake would keep the socket
+    // (and its descriptor) for ws's 30 s close timeout.
     this.helloTimer = setTimeout(
-      () => this.close(CloseCode.helloTimeout, "no hello in time"),
+      () => this.terminate(CloseCode.helloTimeout, "no hello in time"),
       deps.options.helloTimeoutMs,
     );
     this.heartbeat = setInterval(() => {
@@ -120,7 +137,7 @@ export class RpcConnection {
       }
       if (!this.principal) {
         this.sendError(null, "unauthorized", "invalid token");
-        this.close(CloseCode.unauthorized, "unauthorized");
+        this.terminateAfterSend(CloseCode.unauthorized, "unauthorized");
       }
     }
   }
@@ -183,6 +200,24 @@ export class RpcConnection {
     this.cleanup();
   }
 
+  /** Sends a close frame when told why (best effort) and destroys the socket at once. */
+  private terminate(code?: number, reason?: string): void {
+    if (!this.closed && code !== undefined) this.ws.close(code, reason);
+    this.closed = true;
+    this.ws.terminate();
+    this.cleanup();
+  }
+
+  /**
+   * An unauthenticated peer gets its error and close frame, but is not waited on for the close
+   * handshake: the queued frames are flushed (briefly) and the socket destroyed.
+   */
+  private terminateAfterSend(code: number, reason: string): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    void this.queue.drained(1000).then(() => this.terminate(code, reason));
+  }
+
   /** Waits (at most timeoutMs) until what is queued for this client has left the server. */
   flush(timeoutMs: number): Promise<void> {
     return this.queue.drained(timeoutMs);
@@ -190,6 +225,7 @@ export class RpcConnection {
 
   private cleanup(): void {
     this.closed = true;
+    this.stopCountingBytes();
     clearTimeout(this.helloTimer);
     clearInterval(this.heartbeat);
     for (const sub of this.subs.values()) sub.close();
@@ -224,7 +260,7 @@ export class RpcConnection {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     if (isBinary) {
       this.sendError(null, "parse_error", "binary frames are not supported; send JSON text");
       return;
@@ -333,9 +369,9 @@ export class RpcConnection {
       if (err instanceof ProtocolError) {
         this.sendError(id, err.code, err.message, err.details);
         if (!this.helloDone && err.code === "unauthorized")
-          this.close(CloseCode.unauthorized, "unauthorized");
+          this.terminateAfterSend(CloseCode.unauthorized, "unauthorized");
         if (!this.helloDone && err.code === "limit_exceeded") {
-          this.close(CloseCode.tooManyAttempts, "too many failed authentications");
+          this.terminateAfterSend(CloseCode.tooManyAttempts, "too many failed authentications");
         }
       } else {
         // Raw errors can carry host paths or subprocess output: the details go to the log only.
@@ -353,6 +389,8 @@ export class RpcConnection {
     }
     this.helloDone = true;
     clearTimeout(this.helloTimer);
+    this.stopCountingBytes();
+    this.onAuthenticated();
     const server = this.deps.info();
     const { serverId, publicKey } = this.deps.identity;
     return {
