@@ -179,6 +179,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       tokens,
       onRevoked: (ids) => revoke(ids),
       permissions,
+      index,
     }),
     auth: createAuthenticator(tokens, opts.envToken),
     info,

@@ -109,7 +109,7 @@ describe("pairing a phone", () => {
     });
     expect(phone.hello?.principal).toEqual({ kind: "device", name: "my phone" });
     expect(phone.hello?.identity.serverId).toBe(signed.invite.serverId);
-    await expect(phone.request("devices.list", {})).rejects.toMatchObject({ code: "unauthorized" });
+    await expect(phone.request("devices.list", {})).rejects.toMatchObject({ code: "forbidden" });
     expect((await phone.request("session.list", {})).sessions).toBeInstanceOf(Array);
 
     const owner = await h.connect();

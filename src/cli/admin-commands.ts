@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import QRCode from "qrcode";
 import { defaultHosts } from "../pairing/hosts.js";
 import { loadIdentity } from "../pairing/identity.js";
+import { deviceNameProblem } from "../pairing/device-names.js";
 import { inviteLinks, PairingService } from "../pairing/pairing.js";
 import { encodeInvite } from "../protocol/invite.js";
 import { probeSandbox } from "../runtime/index.js";
@@ -12,6 +13,7 @@ import { PairingTokens } from "../store/pairing-tokens.js";
 import { processAlive, readRuntime, type RuntimeInfo } from "../store/runtime.js";
 import { TokenStore } from "../store/tokens.js";
 import { loadTls } from "../transport/tls.js";
+import { escapeControl } from "./terminal.js";
 import {
   ago,
   CliError,
@@ -72,6 +74,8 @@ export function registerAdminCommands(program: Command): void {
     .option("--json", "print the invite as JSON for scripts")
     .option(...DATA_DIR_OPTION)
     .action(async (o: { host?: string[]; name?: string; ttl?: string; json?: boolean; dataDir?: string }) => {
+      const problem = o.name === undefined ? undefined : deviceNameProblem(o.name);
+      if (problem) throw new CliError(`--name: ${problem}`);
       const paths = cliPaths(o.dataDir);
       const config = cliConfig(paths);
       const limits = TTL[securityProfile(config)];
@@ -145,7 +149,7 @@ export function registerAdminCommands(program: Command): void {
       if (devices.length === 0) print("no paired devices; pair one with `pi-server pair`");
       for (const d of devices) {
         print(
-          `${d.id}  ${d.name}  created ${ago(d.createdAt)}  last seen ${d.lastSeenAt ? ago(d.lastSeenAt) : "never"}  ${d.lastAddress ?? ""}`.trimEnd(),
+          `${d.id}  ${escapeControl(d.name)}  ${d.role}  created ${ago(d.createdAt)}  last seen ${d.lastSeenAt ? ago(d.lastSeenAt) : "never"}  ${escapeControl(d.lastAddress ?? "")}`.trimEnd(),
         );
       }
     });
@@ -158,6 +162,20 @@ export function registerAdminCommands(program: Command): void {
       const ids = withDb(paths, (db) => new TokenStore(db).revokeDevice(device));
       if (ids.length === 0) throw new CliError(`no paired device "${device}" (see pi-server token list)`);
       print(`revoked ${ids.join(", ")}`);
+    });
+  token
+    .command("grant <device> <role>")
+    .description(
+      "give a paired device (id or name) a role: admin (change rules, read every audit entry, delete any session) or user (the default)",
+    )
+    .option(...DATA_DIR_OPTION)
+    .action((device: string, role: string, o: { dataDir?: string }) => {
+      if (role !== "admin" && role !== "user")
+        throw new CliError(`role must be admin or user, not "${role}"`);
+      const paths = cliPaths(o.dataDir);
+      const ids = withDb(paths, (db) => new TokenStore(db).grantDevice(device, role));
+      if (ids.length === 0) throw new CliError(`no paired device "${device}" (see pi-server token list)`);
+      print(`${ids.join(", ")} now ${role}; applies to its next request`);
     });
 
   /** Whether sessions can run their tools as configured, and why not. */

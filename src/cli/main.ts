@@ -8,6 +8,7 @@ import { registerAdminCommands } from "./admin-commands.js";
 import { registerConfigCommands } from "./config-commands.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerPolicyCommands } from "./policy-commands.js";
+import { escapeControl } from "./terminal.js";
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -112,7 +113,7 @@ export function buildProgram(): Command {
     .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
     .action(async (path: string, o: { name?: string; id?: string; dataDir?: string }) => {
       const entry = await addRepo(reposFile(o.dataDir), path, { name: o.name, id: o.id });
-      process.stdout.write(`registered ${entry.id}: ${entry.path}\n`);
+      process.stdout.write(`registered ${escapeControl(entry.id)}: ${escapeControl(entry.path)}\n`);
     });
   repos
     .command("list")
@@ -125,8 +126,10 @@ export function buildProgram(): Command {
       else if (list.length === 0)
         process.stdout.write("no repositories registered; use `pi-server repos add <path>`\n");
       else
-        for (const r of list)
-          process.stdout.write(`${r.id}\t${r.ok ? "ok" : `ERROR ${r.error}`}\t${r.path}\n`);
+        for (const r of list) {
+          const f = escapeControl;
+          process.stdout.write(`${f(r.id)}\t${r.ok ? "ok" : `ERROR ${f(r.error ?? "")}`}\t${f(r.path)}\n`);
+        }
     });
   repos
     .command("remove <id>")
@@ -151,7 +154,8 @@ export async function run(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    process.stderr.write(`pi-server: ${(err as Error).message}\n`);
+    // Messages can quote what the user typed or what a device sent.
+    process.stderr.write(`pi-server: ${escapeControl((err as Error).message)}\n`);
     process.exitCode = 1;
   }
 }

@@ -5,6 +5,7 @@ import { AuditLog, type AuditRecord } from "../store/audit.js";
 import type { RuleDecision, RuleScope } from "../store/rules.js";
 import { RulesStore } from "../store/rules.js";
 import { SessionsIndex } from "../store/sessions-index.js";
+import { escapeControl } from "./terminal.js";
 import { cliPaths, DATA_DIR_OPTION, parseDuration, print, withDb } from "./context.js";
 
 function positiveInt(value: string): number {
@@ -14,16 +15,20 @@ function positiveInt(value: string): number {
 }
 
 function ruleLine(r: RuleView): string {
+  const f = escapeControl;
   const scope =
-    r.scope === "global" ? "global" : `${r.scope}:${r.scope === "session" ? r.sessionId : r.workspace}`;
+    r.scope === "global"
+      ? "global"
+      : `${r.scope}:${f((r.scope === "session" ? r.sessionId : r.workspace) ?? "")}`;
   const expires = r.expiresAt === null ? "" : `  expires ${new Date(r.expiresAt).toISOString()}`;
-  const note = r.note ? `  # ${r.note}` : "";
-  return `${r.id}\t${r.builtIn ? "built-in" : r.decision}\t${r.tool}\t${r.match ?? "*"}\t${scope}${expires}${note}`;
+  const note = r.note ? `  # ${f(r.note)}` : "";
+  return `${r.id}\t${r.builtIn ? "built-in" : r.decision}\t${f(r.tool)}\t${f(r.match ?? "*")}\t${scope}${expires}${note}`;
 }
 
 function auditLine(e: AuditRecord): string {
   const rule = e.ruleId ? ` ${e.ruleId}` : "";
-  return `#${e.id}\t${new Date(e.at).toISOString()}\t${e.sessionId ?? "-"}\t${e.tool}\t${e.decision} (${e.layer}${rule})\t${e.by}\t${e.summary}`;
+  const f = escapeControl;
+  return `#${e.id}\t${new Date(e.at).toISOString()}\t${f(e.sessionId ?? "-")}\t${f(e.tool)}\t${e.decision} (${e.layer}${f(rule)})\t${f(e.by)}\t${f(e.summary)}`;
 }
 
 /** `pi-server rules list|add|remove` and `pi-server audit`, working on state.db directly. */
@@ -77,8 +82,8 @@ export function registerPolicyCommands(program: Command): void {
         },
       ) => {
         const expiresAt = o.expires === undefined ? undefined : Date.now() + parseDuration(o.expires);
-        const rule = withDb(cliPaths(o.dataDir), (db) =>
-          addRule(
+        const rule = withDb(cliPaths(o.dataDir), (db) => {
+          const added = addRule(
             { rules: new RulesStore(db), sessions: new SessionsIndex(db) },
             {
               tool,
@@ -91,8 +96,10 @@ export function registerPolicyCommands(program: Command): void {
               ...(o.note !== undefined && { note: o.note }),
             },
             "cli",
-          ),
-        );
+          );
+          new AuditLog(db).ruleChanged(added, "added", "cli");
+          return added;
+        });
         print(o.json ? JSON.stringify({ rule }, null, 2) : `added ${ruleLine(rule)}`);
       },
     );
@@ -102,9 +109,11 @@ export function registerPolicyCommands(program: Command): void {
     .description("delete a stored rule (built-in entries cannot be removed)")
     .option(...DATA_DIR_OPTION)
     .action((id: string, o: { dataDir?: string }) => {
-      const removed = withDb(cliPaths(o.dataDir), (db) =>
-        removeRule({ rules: new RulesStore(db), sessions: new SessionsIndex(db) }, id),
-      );
+      const removed = withDb(cliPaths(o.dataDir), (db) => {
+        const rule = removeRule({ rules: new RulesStore(db), sessions: new SessionsIndex(db) }, id);
+        new AuditLog(db).ruleChanged(rule, "removed", "cli");
+        return rule;
+      });
       print(`removed ${ruleLine(removed)}`);
     });
 

@@ -3,6 +3,7 @@ import { canonicalJson, encodeInvite, type Invite, type SignedInvite } from "../
 import type { PairingTokens } from "../store/pairing-tokens.js";
 import type { TokenStore } from "../store/tokens.js";
 import { generateToken } from "../store/tokens.js";
+import { checkDeviceName } from "./device-names.js";
 import type { Identity } from "./identity.js";
 
 export interface InviteOptions {
@@ -31,6 +32,7 @@ export class PairingService {
   ) {}
 
   createInvite(opts: InviteOptions): SignedInvite {
+    if (opts.deviceName !== undefined) checkDeviceName(opts.deviceName);
     const { token, expiresAt } = this.pairingTokens.create(opts.ttlMs, opts.deviceName);
     const invite: Invite = {
       v: 1,
@@ -55,6 +57,8 @@ export class PairingService {
   }
 
   pair(pairingToken: string, deviceName: string | undefined): PairResult {
+    // Checked before the single-use secret is spent, so the device can retry with another name.
+    if (deviceName !== undefined) checkDeviceName(deviceName);
     const result = this.pairingTokens.consume(pairingToken);
     if (!result.ok) {
       const why = {

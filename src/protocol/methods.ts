@@ -101,6 +101,19 @@ export const Methods = {
     params: Type.Object({ device: Type.String({ minLength: 1, maxLength: 200 }) }, Strict),
     result: Type.Object({ revoked: Type.Array(Type.String()) }),
   }),
+  "devices.grant": method({
+    scoped: false,
+    description:
+      "Set a paired device's role (by id or name): admin may change rules, read every audit entry and delete any session; user may not (owner only).",
+    params: Type.Object(
+      {
+        device: Type.String({ minLength: 1, maxLength: 200 }),
+        role: Type.Union([Type.Literal("user"), Type.Literal("admin")]),
+      },
+      Strict,
+    ),
+    result: Type.Object({ granted: Type.Array(Type.String()) }),
+  }),
   "repos.list": method({
     scoped: false,
     description: "Registered repositories from repos.json, each with whether it is usable.",

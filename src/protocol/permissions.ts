@@ -90,7 +90,10 @@ export const AuditEntry = Type.Object({
   toolCallId: Nullable(Type.String()),
   tool: Type.String(),
   summary: Type.String(),
-  /** builtin | rule | heuristic | profile decide automatically; user | timeout | cancel settle a question. */
+  /**
+   * builtin | rule | heuristic | profile decide automatically; user | timeout | cancel settle a
+   * question; rules records a rule added or removed (tool, decision and ruleId are the rule's).
+   */
   layer: Type.Union([
     Type.Literal("builtin"),
     Type.Literal("rule"),
@@ -100,6 +103,7 @@ export const AuditEntry = Type.Object({
     Type.Literal("timeout"),
     Type.Literal("cancel"),
     Type.Literal("error"),
+    Type.Literal("rules"),
   ]),
   ruleId: Nullable(Type.String()),
   decision: RuleDecision,

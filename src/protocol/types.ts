@@ -114,5 +114,7 @@ export const DeviceInfo = Type.Object({
   createdAt: Type.Integer(),
   lastSeenAt: Type.Union([Type.Integer(), Type.Null()]),
   lastAddress: Type.Union([Type.String(), Type.Null()]),
+  /** "user": uses sessions and answers approvals; "admin": may also change rules, read every audit entry, delete any session. */
+  role: Type.Union([Type.Literal("user"), Type.Literal("admin")]),
 });
 export type DeviceInfo = Static<typeof DeviceInfo>;

@@ -394,14 +394,18 @@ export class PermissionBroker {
   }
 
   addRule(input: NewRule, by: string): RuleView {
-    return addRule(this.adminDeps, input, by);
+    const rule = addRule(this.adminDeps, input, by);
+    this.deps.audit.ruleChanged(rule, "added", by);
+    return rule;
   }
 
-  removeRule(id: string): RuleView {
-    return removeRule(this.adminDeps, id);
+  removeRule(id: string, by: string): RuleView {
+    const rule = removeRule(this.adminDeps, id);
+    this.deps.audit.ruleChanged(rule, "removed", by);
+    return rule;
   }
 
-  auditList(opts: { sessionId?: string; limit: number; before?: number }): {
+  auditList(opts: { sessionId?: string; limit: number; before?: number; createdBy?: string }): {
     entries: AuditEntry[];
     nextBefore: number | null;
   } {

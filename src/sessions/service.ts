@@ -116,7 +116,8 @@ export class SessionService {
     return this.findModel(ref.provider, ref.modelId);
   }
 
-  async create(params: ParamsOf<"session.create">): Promise<LiveSession> {
+  /** `createdBy` is the creating principal's token id (kept so that only it, or an admin, may delete). */
+  async create(params: ParamsOf<"session.create">, createdBy: string | null = null): Promise<LiveSession> {
     if (this.closing) throw new ProtocolError("conflict", "server is shutting down");
     const max = this.deps.limits.maxSessions;
     if (this.deps.index.count() + this.creating >= max) {
@@ -126,7 +127,7 @@ export class SessionService {
     }
     this.creating++;
     try {
-      return await this.createCounted(params);
+      return await this.createCounted(params, createdBy);
     } finally {
       this.creating--;
     }
@@ -144,7 +145,10 @@ export class SessionService {
     }
   }
 
-  private async createCounted(params: ParamsOf<"session.create">): Promise<LiveSession> {
+  private async createCounted(
+    params: ParamsOf<"session.create">,
+    createdBy: string | null,
+  ): Promise<LiveSession> {
     const model = this.resolveModel(params.model);
     const repo = params.repoId === undefined ? undefined : await this.findRepo(params.repoId);
     await this.assertRuntime();
@@ -182,6 +186,7 @@ export class SessionService {
       status: "idle",
       lastSeq: 0,
       seqReserved: 0,
+      createdBy,
     };
     let live: LiveSession;
     try {

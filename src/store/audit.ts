@@ -1,8 +1,9 @@
 import type { Db } from "./db.js";
+import type { RuleRecord } from "./rules.js";
 
 /** Which part of the policy decided, or how a question was settled. */
 export type AuditLayer =
-  "builtin" | "rule" | "heuristic" | "profile" | "user" | "timeout" | "cancel" | "error";
+  "builtin" | "rule" | "heuristic" | "profile" | "user" | "timeout" | "cancel" | "error" | "rules";
 
 export interface AuditRecord {
   id: number;
@@ -75,15 +76,42 @@ export class AuditLog {
     return Number(info.lastInsertRowid);
   }
 
-  /** Newest first; `before` is an entry id from a previous page. */
-  list(opts: { sessionId?: string; limit: number; before?: number }): AuditRecord[] {
+  /** Records a rule being added or removed, and by whom: changing the policy is itself audited. */
+  ruleChanged(rule: RuleRecord, change: "added" | "removed", by: string): number {
+    const scope = rule.scope === "global" ? "global" : `${rule.scope} ${rule.sessionId ?? rule.workspace}`;
+    const match = rule.match === null ? "" : ` ${JSON.stringify(rule.match)}`;
+    return this.append({
+      sessionId: rule.sessionId,
+      toolCallId: null,
+      tool: rule.tool,
+      summary: `rule ${change}: ${rule.decision} ${rule.tool}${match} (${scope})`,
+      layer: "rules",
+      ruleId: rule.id,
+      decision: rule.decision,
+      by,
+      reason: rule.note,
+      requestId: null,
+    });
+  }
+
+  /**
+   * Newest first; `before` is an entry id from a previous page. With `createdBy`, only entries of
+   * sessions that token created.
+   */
+  list(opts: { sessionId?: string; limit: number; before?: number; createdBy?: string }): AuditRecord[] {
     const rows = this.db
       .prepare(
         `SELECT * FROM audit
          WHERE (@sessionId IS NULL OR session_id = @sessionId) AND (@before IS NULL OR id < @before)
+           AND (@createdBy IS NULL OR session_id IN (SELECT id FROM sessions WHERE created_by = @createdBy))
          ORDER BY id DESC LIMIT @limit`,
       )
-      .all({ sessionId: opts.sessionId ?? null, before: opts.before ?? null, limit: opts.limit }) as Row[];
+      .all({
+        sessionId: opts.sessionId ?? null,
+        before: opts.before ?? null,
+        limit: opts.limit,
+        createdBy: opts.createdBy ?? null,
+      }) as Row[];
     return rows.map(fromRow);
   }
 }

@@ -83,6 +83,10 @@ const MIGRATIONS: string[] = [
    );
    ALTER TABLE tokens ADD COLUMN last_address TEXT;`,
   `ALTER TABLE sessions ADD COLUMN seq_reserved INTEGER NOT NULL DEFAULT 0;`,
+  // created_by: the token id that created the session (NULL for sessions older than this column).
+  // role: what a device token may do beyond using sessions ('admin': rules, every audit entry, any session).
+  `ALTER TABLE sessions ADD COLUMN created_by TEXT;
+   ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'));`,
 ];
 
 export function openDb(file: string): Db {

@@ -18,6 +18,8 @@ export interface SessionRecord {
   lastSeq: number;
   /** Every seq up to this one may have been sent; a restart continues above max(lastSeq, seqReserved). */
   seqReserved: number;
+  /** Token id of the principal that created the session; null for sessions older than the column. */
+  createdBy: string | null;
 }
 
 interface Row {
@@ -34,6 +36,7 @@ interface Row {
   status: IndexedStatus;
   last_seq: number;
   seq_reserved: number;
+  created_by: string | null;
 }
 
 function fromRow(r: Row): SessionRecord {
@@ -51,6 +54,7 @@ function fromRow(r: Row): SessionRecord {
     status: r.status,
     lastSeq: r.last_seq,
     seqReserved: r.seq_reserved,
+    createdBy: r.created_by,
   };
 }
 
@@ -58,15 +62,15 @@ function fromRow(r: Row): SessionRecord {
 export class SessionsIndex {
   constructor(private readonly db: Db) {}
 
-  insert(s: SessionRecord): void {
+  insert(s: Omit<SessionRecord, "createdBy"> & { createdBy?: string | null }): void {
     this.db
       .prepare(
         `INSERT INTO sessions (id, name, repo_id, worktree, branch, model, thinking_level, pi_session_file,
-           created_at, last_activity, status, last_seq, seq_reserved)
+           created_at, last_activity, status, last_seq, seq_reserved, created_by)
          VALUES (@id, @name, @repoId, @worktree, @branch, @model, @thinkingLevel, @piSessionFile,
-           @createdAt, @lastActivity, @status, @lastSeq, @seqReserved)`,
+           @createdAt, @lastActivity, @status, @lastSeq, @seqReserved, @createdBy)`,
       )
-      .run(s);
+      .run({ createdBy: null, ...s });
   }
 
   get(id: string): SessionRecord | undefined {

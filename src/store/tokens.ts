@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db } from "./db.js";
 
 export type TokenKind = "owner" | "device";
+/** A device's role: "user" uses sessions and answers approvals; "admin" may also do what the owner does with rules, audit and sessions. */
+export type DeviceRole = "user" | "admin";
 
 export interface TokenMatch {
   id: string;
@@ -15,6 +17,7 @@ export interface DeviceRecord {
   createdAt: number;
   lastSeenAt: number | null;
   lastAddress: string | null;
+  role: DeviceRole;
 }
 
 export function hashToken(token: string): Buffer {
@@ -72,7 +75,7 @@ export class TokenStore {
   devices(): DeviceRecord[] {
     const rows = this.db
       .prepare(
-        "SELECT id, name, created_at, last_used_at, last_address FROM tokens WHERE kind = 'device' ORDER BY created_at",
+        "SELECT id, name, created_at, last_used_at, last_address, role FROM tokens WHERE kind = 'device' ORDER BY created_at",
       )
       .all() as {
       id: string;
@@ -80,6 +83,7 @@ export class TokenStore {
       created_at: number;
       last_used_at: number | null;
       last_address: string | null;
+      role: DeviceRole;
     }[];
     return rows.map((r) => ({
       id: r.id,
@@ -87,7 +91,25 @@ export class TokenStore {
       createdAt: r.created_at,
       lastSeenAt: r.last_used_at,
       lastAddress: r.last_address,
+      role: r.role,
     }));
+  }
+
+  /** The role stored for a token now (read per call, so a grant or its withdrawal applies at once). */
+  role(id: string): DeviceRole | undefined {
+    const row = this.db.prepare("SELECT role FROM tokens WHERE id = ?").get(id) as
+      { role: DeviceRole } | undefined;
+    return row?.role;
+  }
+
+  /** Sets the role of a device by id or name; returns the ids changed. */
+  grantDevice(idOrName: string, role: DeviceRole): string[] {
+    const rows = this.db
+      .prepare("SELECT id FROM tokens WHERE kind = 'device' AND (id = ? OR name = ?)")
+      .all(idOrName, idOrName) as { id: string }[];
+    const set = this.db.prepare("UPDATE tokens SET role = ? WHERE id = ?");
+    this.db.transaction(() => rows.forEach((r) => set.run(role, r.id)))();
+    return rows.map((r) => r.id);
   }
 
   /** Revokes a device by id or by name; returns the ids removed. */

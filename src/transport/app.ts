@@ -160,8 +160,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         );
         return result;
       } catch (err) {
-        if (err instanceof ProtocolError)
-          return reply.code(401).send(errorBody(err.code, err.message, err.details));
+        if (err instanceof ProtocolError) {
+          const status = err.code === "invalid_request" ? 400 : 401;
+          return reply.code(status).send(errorBody(err.code, err.message, err.details));
+        }
         throw err;
       }
     },

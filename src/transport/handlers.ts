@@ -4,6 +4,7 @@ import { listRepos, ReposFileError } from "../repos/repos.js";
 import type { AttachLevel, LiveSession, Subscription } from "../sessions/live-session.js";
 import type { PermissionBroker } from "../sessions/permissions.js";
 import type { SessionService } from "../sessions/service.js";
+import type { SessionsIndex } from "../store/sessions-index.js";
 import type { TokenMatch, TokenStore } from "../store/tokens.js";
 
 /** What a handler may do to the connection that called it. */
@@ -26,12 +27,54 @@ export interface HandlerDeps {
   /** Closes the open connections of revoked tokens. */
   onRevoked: (tokenIds: string[]) => void;
   permissions: PermissionBroker;
+  /** Who created each session, for the creator-or-admin checks. */
+  index: Pick<SessionsIndex, "get">;
 }
 
 function ownerOnly(ctx: CallContext): void {
   if (ctx.principal.kind !== "owner") {
-    throw new ProtocolError("unauthorized", "only the owner token may manage devices");
+    throw new ProtocolError("forbidden", "only the owner token may manage devices");
   }
+}
+
+/**
+ * Roles: every principal uses sessions and answers approvals. Changing the policy, reading what
+ * other devices' sessions did and deleting sessions one did not create take the owner, or a
+ * device the owner made admin. The role is read per call so a grant or its withdrawal applies at
+ * once, also to open connections.
+ */
+export interface Roles {
+  isAdmin(ctx: CallContext): boolean;
+  requireAdmin(ctx: CallContext, what: string): void;
+  /** Owner, admin, or the token that created the session. */
+  requireCreatorOrAdmin(ctx: CallContext, sessionId: string, what: string): void;
+}
+
+function roles(tokens: TokenStore, index: Pick<SessionsIndex, "get">): Roles {
+  const isAdmin = (ctx: CallContext): boolean =>
+    ctx.principal.kind === "owner" || tokens.role(ctx.principal.id) === "admin";
+  return {
+    isAdmin,
+    requireAdmin(ctx, what) {
+      if (!isAdmin(ctx)) {
+        throw new ProtocolError("forbidden", `${what} needs the owner or an admin device`, {
+          needs: "admin",
+        });
+      }
+    },
+    requireCreatorOrAdmin(ctx, sessionId, what) {
+      if (isAdmin(ctx)) return;
+      const record = index.get(sessionId);
+      if (!record) throw new ProtocolError("not_found", `no session ${sessionId}`);
+      if (record.createdBy !== ctx.principal.id) {
+        throw new ProtocolError(
+          "forbidden",
+          `${what} a session another principal created needs the owner or an admin device`,
+          { needs: "admin" },
+        );
+      }
+    },
+  };
 }
 
 type Handler<M extends MethodName> = (
@@ -46,7 +89,9 @@ export function createHandlers({
   tokens,
   onRevoked,
   permissions,
+  index,
 }: HandlerDeps): Handlers {
+  const access = roles(tokens, index);
   const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
   return {
     "repos.list": async () => {
@@ -64,7 +109,7 @@ export function createHandlers({
           "too many sessions attached to this connection; detach one",
         );
       }
-      const live = await sessions.create(params);
+      const live = await sessions.create(params, ctx.principal.id);
       ctx.attach(live);
       return { session: live.info() };
     },
@@ -80,6 +125,12 @@ export function createHandlers({
       onRevoked(revoked);
       return { revoked };
     },
+    "devices.grant": (params, ctx) => {
+      ownerOnly(ctx);
+      const granted = tokens.grantDevice(params.device, params.role);
+      if (granted.length === 0) throw new ProtocolError("not_found", `no device "${params.device}"`);
+      return { granted };
+    },
     "session.attach": async (params, ctx) => {
       const live = await sessions.open(params.sessionId);
       const sub = ctx.attach(live, params.sinceSeq, params.level);
@@ -92,7 +143,10 @@ export function createHandlers({
       };
     },
     "session.detach": (params, ctx) => ({ detached: ctx.detach(params.sessionId) }),
-    "session.delete": async (params) => ({ deleted: true, ...(await sessions.delete(params)) }),
+    "session.delete": async (params, ctx) => {
+      access.requireCreatorOrAdmin(ctx, params.sessionId, "deleting");
+      return { deleted: true, ...(await sessions.delete(params)) };
+    },
     prompt: async (params, ctx) => (await scoped(ctx)).prompt(params),
     steer: async (params, ctx) => (await scoped(ctx)).queue("steer", params),
     follow_up: async (params, ctx) => (await scoped(ctx)).queue("follow_up", params),
@@ -102,21 +156,36 @@ export function createHandlers({
     get_available_models: () => ({ models: sessions.availableModels() }),
     set_model: async (params, ctx) => (await scoped(ctx)).setModel(params.provider, params.modelId),
     set_thinking_level: async (params, ctx) => (await scoped(ctx)).setThinkingLevel(params.level),
-    ...permissionHandlers(permissions),
+    ...permissionHandlers(permissions, access),
   };
 }
 
 type PermissionMethod =
   "permission.respond" | "permission.list" | "rules.list" | "rules.add" | "rules.remove" | "audit.list";
 
-function permissionHandlers(permissions: PermissionBroker): Pick<Handlers, PermissionMethod> {
+function permissionHandlers(permissions: PermissionBroker, access: Roles): Pick<Handlers, PermissionMethod> {
   return {
-    "permission.respond": (params, ctx) =>
-      permissions.respond(params.id, params.decision, ctx.principal.name),
+    "permission.respond": (params, ctx) => {
+      // allow_always stores a rule beyond this session: that is a policy change.
+      if (params.decision === "allow_always") access.requireAdmin(ctx, "answering allow_always");
+      return permissions.respond(params.id, params.decision, ctx.principal.name);
+    },
     "permission.list": (params) => ({ requests: permissions.list(params.sessionId) }),
     "rules.list": (params) => ({ rules: permissions.listRules(params) }),
-    "rules.add": (params, ctx) => ({ rule: permissions.addRule(params, ctx.principal.name) }),
-    "rules.remove": (params) => ({ removed: permissions.removeRule(params.id) }),
-    "audit.list": (params) => permissions.auditList(params),
+    "rules.add": (params, ctx) => {
+      access.requireAdmin(ctx, "adding a rule");
+      return { rule: permissions.addRule(params, ctx.principal.name) };
+    },
+    "rules.remove": (params, ctx) => {
+      access.requireAdmin(ctx, "removing a rule");
+      return { removed: permissions.removeRule(params.id, ctx.principal.name) };
+    },
+    "audit.list": (params, ctx) => {
+      if (access.isAdmin(ctx)) return permissions.auditList(params);
+      // A device sees what happened in the sessions it created, nothing else.
+      if (params.sessionId !== undefined)
+        access.requireCreatorOrAdmin(ctx, params.sessionId, "reading the audit of");
+      return permissions.auditList({ ...params, createdBy: ctx.principal.id });
+    },
   };
 }
