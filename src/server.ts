@@ -19,7 +19,7 @@ import { PairingService } from "./pairing/pairing.js";
 import { PairingTokens } from "./store/pairing-tokens.js";
 import { removeRuntime, writeRuntime } from "./store/runtime.js";
 import { loadTls } from "./transport/tls.js";
-import { openDb } from "./store/db.js";
+import { openDb, type Db } from "./store/db.js";
 import { dataPaths, prepareDataDir } from "./store/paths.js";
 import { SessionsIndex } from "./store/sessions-index.js";
 import { generateToken, TokenStore } from "./store/tokens.js";
@@ -61,6 +61,8 @@ export interface RunningServer {
   log: Logger;
   /** Send-queue counters over every connection (slow-consumer closes, peak queued bytes, …). */
   transportStats: TransportStats;
+  /** The server's state.db handle (diagnostics; PRAGMA max_page_count on it reproduces a full disk). */
+  db: Db;
   /**
    * Stops accepting, sends server_shutdown to every attached client, aborts running turns (they
    * end `interrupted`), lets queued frames leave (at most a few seconds), then closes everything.
@@ -261,6 +263,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     identity,
     log,
     transportStats: app.stats,
+    db,
     close() {
       closing ??= (async () => {
         clearInterval(revocationWatch);

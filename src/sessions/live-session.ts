@@ -14,6 +14,7 @@ import type {
   ThinkingLevel,
 } from "../protocol/types.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
+import { isStorageFull } from "../store/storage-errors.js";
 import { type AgentSession, type PiModel, modelInfo, modelKey } from "./pi.js";
 import { translate } from "./translate.js";
 import { type OutboundEvent, ReplayRing } from "./replay-ring.js";
@@ -139,8 +140,7 @@ export class LiveSession {
     const seq = ++this.seq;
     if (seq > this.seqReserved) {
       // Durable before the event leaves: a restart after kill -9 resumes above every seq ever sent.
-      this.seqReserved = seq + SEQ_BLOCK;
-      this.deps.index.update(this.record.id, { seqReserved: this.seqReserved });
+      this.reserveSeqs(seq);
     }
     const data = JSON.stringify({
       v: PROTOCOL_VERSION,
@@ -174,6 +174,21 @@ export class LiveSession {
   }
 
   /**
+   * Makes the next block of seqs durable. Runs inside pi's event callbacks: a full disk must not
+   * throw out of them (that would take the process down). The reservation stays where it was,
+   * so every following event retries it until the disk has room again.
+   */
+  private reserveSeqs(seq: number): void {
+    try {
+      this.deps.index.update(this.record.id, { seqReserved: seq + SEQ_BLOCK });
+      this.seqReserved = seq + SEQ_BLOCK;
+    } catch (err) {
+      if (!isStorageFull(err)) throw err;
+      this.deps.log.error({ err, sessionId: this.record.id, seq }, "could not reserve seqs: disk full");
+    }
+  }
+
+  /**
    * Without sinceSeq: live events from now on. With sinceSeq: "ok" and every buffered event after
    * it, or "gap" when some of them are no longer buffered (or sinceSeq is from the future).
    */
@@ -199,7 +214,7 @@ export class LiveSession {
   private setStatus(status: SessionStatus, reason?: string): void {
     if (this.status === status) return;
     this.status = status;
-    this.deps.index.update(this.record.id, { status, lastSeq: this.seq });
+    this.persistQuietly({ status, lastSeq: this.seq });
     const frame = this.emit({ type: "session_status", payload: reason ? { status, reason } : { status } });
     this.interruptedFrame = status === "interrupted" ? frame : undefined;
   }
@@ -219,7 +234,23 @@ export class LiveSession {
 
   private touch(): void {
     this.record.lastActivity = Date.now();
-    this.deps.index.update(this.record.id, { lastActivity: this.record.lastActivity, lastSeq: this.seq });
+    this.persistQuietly({ lastActivity: this.record.lastActivity, lastSeq: this.seq });
+  }
+
+  /**
+   * Index writes made from pi's event callbacks, where a throw would crash the process: on a
+   * full disk the in-memory state goes on (and is written with the next update that succeeds).
+   */
+  private persistQuietly(patch: Parameters<SessionsIndex["update"]>[1]): void {
+    try {
+      this.deps.index.update(this.record.id, patch);
+    } catch (err) {
+      if (!isStorageFull(err)) throw err;
+      this.deps.log.error(
+        { err, sessionId: this.record.id },
+        "could not update the sessions index: disk full",
+      );
+    }
   }
 
   private assertOpen(): void {

@@ -11,6 +11,7 @@ import type { AttachLevel, LiveSession, OutboundEvent, Subscription } from "../s
 import type { TokenMatch } from "../store/tokens.js";
 import type { Identity } from "../pairing/identity.js";
 import { helloChallenge } from "../protocol/invite.js";
+import { isStorageFull, STORAGE_FULL_MESSAGE } from "../store/storage-errors.js";
 import { capIncomingBytes } from "./admission.js";
 import type { Authenticator } from "./auth.js";
 import type { AuthThrottle } from "./guards.js";
@@ -373,6 +374,11 @@ export class RpcConnection {
         if (!this.helloDone && err.code === "limit_exceeded") {
           this.terminateAfterSend(CloseCode.tooManyAttempts, "too many failed authentications");
         }
+      } else if (isStorageFull(err)) {
+        // SQLite rolled the statement back: state.db stays consistent, and the next request may
+        // succeed once there is space again.
+        this.log.error({ err, method }, "request failed: disk full");
+        this.sendError(id, "internal", STORAGE_FULL_MESSAGE, { reason: "disk_full" });
       } else {
         // Raw errors can carry host paths or subprocess output: the details go to the log only.
         const ref = randomBytes(4).toString("hex");
