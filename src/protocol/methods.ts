@@ -288,6 +288,13 @@ export const Methods = {
     ),
     result: Type.Object({ id: Type.String(), decision: PermissionOption, rules: Type.Array(Rule) }),
   }),
+  "permission.get": method({
+    scoped: false,
+    description:
+      "A pending permission request with the tool's whole arguments (a request's `input` shortens strings over 16 KiB).",
+    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, Strict),
+    result: Type.Object({ request: PermissionRequest, input: Type.Unknown() }),
+  }),
   "permission.list": method({
     scoped: false,
     description: "Pending permission requests, of one session or of all.",

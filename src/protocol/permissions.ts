@@ -50,12 +50,25 @@ export const Rule = Type.Object({
 });
 export type Rule = Static<typeof Rule>;
 
+/** A string of the tool's arguments shortened in `input`; permission.get returns it whole. */
+export const ClippedField = Type.Object({
+  /** JSON pointer into the arguments, e.g. "/command". */
+  path: Type.String(),
+  /** Its whole length, in characters. */
+  length: Type.Integer(),
+  /** SHA-256 (hex) of its UTF-8 bytes: what is approved is exactly what runs. */
+  sha256: Type.String(),
+});
+export type ClippedField = Static<typeof ClippedField>;
+
 const RequestFields = {
   id: Type.String(),
   toolCallId: Type.String(),
   tool: Type.String(),
-  /** The tool's arguments (long strings shortened). */
+  /** The tool's arguments, strings over 16 KiB shortened (see `clipped`). */
   input: Type.Unknown(),
+  /** Every shortened string, with its length and hash; absent when nothing was shortened. */
+  clipped: Type.Optional(Type.Array(ClippedField)),
   /** One line for people: the command, or the tool and its path. */
   summary: Type.String(),
   /** Why the policy asks. */

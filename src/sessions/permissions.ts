@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { homedir, userInfo } from "node:os";
 import type { Logger } from "pino";
 import {
@@ -15,6 +15,7 @@ import { readReposFile } from "../repos/repos.js";
 import type { SessionEvent } from "../protocol/events.js";
 import type {
   AuditEntry,
+  ClippedField,
   PermissionOption,
   PermissionOutcome,
   PermissionRequest,
@@ -63,6 +64,8 @@ interface Outcome {
 
 interface Waiting {
   request: PermissionRequest;
+  /** The arguments as the tool will get them, for permission.get. */
+  fullInput: unknown;
   frame: OutboundEvent | undefined;
   session: GateSession;
   verdict: Verdict;
@@ -79,14 +82,24 @@ const OPTIONS: PermissionOption[] = [
 const MAX_INPUT_STRING = 16 * 1024;
 const RESOLVED_KEPT_MS = 30 * 24 * 60 * 60 * 1000;
 
-function clipInput(value: unknown): unknown {
-  if (typeof value === "string")
-    return value.length > MAX_INPUT_STRING
-      ? `${value.slice(0, MAX_INPUT_STRING)}… [${value.length - MAX_INPUT_STRING} more characters]`
-      : value;
-  if (Array.isArray(value)) return value.map(clipInput);
+/**
+ * Shortens long strings for the request card and records each one (where, how long, its hash), so
+ * an approver always knows there is more and can fetch the whole text with permission.get.
+ */
+function clipInput(value: unknown, clipped: ClippedField[], path = ""): unknown {
+  if (typeof value === "string") {
+    if (value.length <= MAX_INPUT_STRING) return value;
+    clipped.push({
+      path: path || "/",
+      length: value.length,
+      sha256: createHash("sha256").update(value).digest("hex"),
+    });
+    return `${value.slice(0, MAX_INPUT_STRING)}… [${value.length - MAX_INPUT_STRING} more characters; permission.get returns all]`;
+  }
+  const key = (k: string | number): string => `${path}/${String(k).replace(/~/g, "~0").replace(/\//g, "~1")}`;
+  if (Array.isArray(value)) return value.map((v, i) => clipInput(v, clipped, key(i)));
   if (value && typeof value === "object")
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clipInput(v)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clipInput(v, clipped, key(k))]));
   return value;
 }
 
@@ -248,12 +261,15 @@ export class PermissionBroker {
   ): Promise<{ outcome: Outcome; request: PermissionRequest }> {
     const now = Date.now();
     const timeout = permissionTimeoutMs(this.lastConfig);
+    const clipped: ClippedField[] = [];
+    const input = clipInput(call.input, clipped);
     const request: PermissionRequest = {
       id: `p_${randomBytes(8).toString("hex")}`,
       sessionId: session.id,
       toolCallId: call.toolCallId,
       tool: call.tool,
-      input: clipInput(call.input),
+      input,
+      ...(clipped.length > 0 ? { clipped } : {}),
       summary: verdict.summary,
       reason: verdict.reason,
       createdAt: now,
@@ -272,6 +288,7 @@ export class PermissionBroker {
       timer.unref();
       const waiting: Waiting = {
         request,
+        fullInput: call.input,
         frame: undefined,
         session,
         verdict,
@@ -354,6 +371,13 @@ export class PermissionBroker {
     }
     this.settle(id, { decision, by, rules });
     return { id, decision, rules };
+  }
+
+  /** A waiting request and the tool's whole arguments; not_found once it is settled. */
+  get(id: string): { request: PermissionRequest; input: unknown } {
+    const w = this.waiting.get(id);
+    if (!w) throw new ProtocolError("not_found", `no pending permission request ${id}`);
+    return { request: w.request, input: w.fullInput };
   }
 
   list(sessionId?: string): PermissionRequest[] {

@@ -407,6 +407,8 @@ export class SessionService {
     if (sessionGit && record.repoId) {
       const mirror = mirrorPath(this.deps.paths.mirrors, record.repoId);
       const userRepo = this.userRepoPath(record.repoId);
+      // An export after the last turn may still be running: it must not outlive the branch or the repo.
+      await sessionGit.settled();
       if (params.deleteBranch) {
         await deleteSessionBranch(mirror, userRepo, record.branch as string);
         branchKept = null;

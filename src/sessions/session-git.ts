@@ -73,6 +73,11 @@ export class SessionGit {
     return out.split("\n").filter((l) => l.length > 0);
   }
 
+  /** Resolves when no export is running or queued. */
+  async settled(): Promise<void> {
+    await this.chain;
+  }
+
   /** Serialised: one export at a time per session, in order. */
   export(): Promise<boolean> {
     const next = this.chain.then(() => this.exportOnce());

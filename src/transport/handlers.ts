@@ -161,7 +161,13 @@ export function createHandlers({
 }
 
 type PermissionMethod =
-  "permission.respond" | "permission.list" | "rules.list" | "rules.add" | "rules.remove" | "audit.list";
+  | "permission.respond"
+  | "permission.get"
+  | "permission.list"
+  | "rules.list"
+  | "rules.add"
+  | "rules.remove"
+  | "audit.list";
 
 function permissionHandlers(permissions: PermissionBroker, access: Roles): Pick<Handlers, PermissionMethod> {
   return {
@@ -170,6 +176,7 @@ function permissionHandlers(permissions: PermissionBroker, access: Roles): Pick<
       if (params.decision === "allow_always") access.requireAdmin(ctx, "answering allow_always");
       return permissions.respond(params.id, params.decision, ctx.principal.name);
     },
+    "permission.get": (params) => permissions.get(params.id),
     "permission.list": (params) => ({ requests: permissions.list(params.sessionId) }),
     "rules.list": (params) => ({ rules: permissions.listRules(params) }),
     "rules.add": (params, ctx) => {
