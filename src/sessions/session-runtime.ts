@@ -51,7 +51,14 @@ export function sessionRuntime(input: SessionRuntimeInput): ToolRuntime {
       );
     }
   }
-  const home = homedir();
+  // An empty tmpfs is mounted at HOME: never over "/" or a system dir (service users have such homes).
+  const realHome = homedir();
+  const home =
+    isAbsolute(realHome) &&
+    realHome !== "/" &&
+    !["/usr", "/bin", "/etc", "/lib", "/sbin"].some((d) => within(d, realHome))
+      ? realHome
+      : "/tmp/home";
   const hostEnv = readHostEnv(paths.hostEnv);
   // The tools on the PATH `pi-server env init` captured are visible (read-only), so they run; a
   // PATH entry that is the home dir itself, the root, or overlaps the data dir is not.
