@@ -73,6 +73,19 @@ export class SessionGit {
     return out.split("\n").filter((l) => l.length > 0);
   }
 
+  /**
+   * Commits everything uncommitted (untracked files too) on the session's current branch, inside
+   * the sandbox, with the server's identity and no hooks or signing; returns the new commit, or
+   * undefined when there was nothing to commit.
+   */
+  async commitAll(message: string): Promise<string | undefined> {
+    if ((await this.changes()).length === 0) return undefined;
+    const id = "-c user.name=pi-server -c user.email=pi-server@localhost -c commit.gpgsign=false";
+    const quoted = `'${message.replace(/'/g, "'\\''")}'`;
+    await this.run(`${QUIET_GIT} add -A 2>&1 && ${QUIET_GIT} ${id} commit --no-verify -q -m ${quoted} 2>&1`);
+    return (await this.run(`${QUIET_GIT} rev-parse HEAD 2>/dev/null`)).trim();
+  }
+
   /** Resolves when no export is running or queued. */
   async settled(): Promise<void> {
     await this.chain;
