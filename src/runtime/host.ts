@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { access, mkdir, open, stat, writeFile } from "node:fs/promises";
-import { killGroup, runProcess } from "./process.js";
+import { ProcessRuntime } from "./process.js";
 import {
   type ExecOptions,
   type ExecResult,
@@ -28,26 +28,18 @@ async function regularFile(path: string): Promise<number> {
  * processes that may outlive the call. Only the environment allowlist and the tool limits still
  * apply. Chosen explicitly with `"runtime": "host"`, and warned about at every start.
  */
-export class HostRuntime implements ToolRuntime {
+export class HostRuntime extends ProcessRuntime implements ToolRuntime {
   readonly kind = "host" as const;
-  private readonly groups = new Set<number>();
 
   constructor(
     private readonly env: Record<string, string>,
-    private readonly limits: RuntimeLimits,
-  ) {}
+    limits: RuntimeLimits,
+  ) {
+    super(limits);
+  }
 
   exec(command: string, opts: ExecOptions): Promise<ExecResult> {
-    return runProcess(["/bin/bash", "-c", command], {
-      env: this.env,
-      cwd: opts.cwd,
-      onData: opts.onData,
-      signal: opts.signal,
-      timeout: opts.timeout,
-      stdin: opts.stdin,
-      maxOutputBytes: opts.maxOutputBytes ?? this.limits.toolOutputBytes,
-      groups: this.groups,
-    });
+    return this.run(["/bin/bash", "-c", command], this.env, opts.cwd, opts);
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -92,10 +84,5 @@ export class HostRuntime implements ToolRuntime {
 
   async mkdir(path: string): Promise<void> {
     await mkdir(path, { recursive: true });
-  }
-
-  killAll(): void {
-    for (const g of this.groups) killGroup(g);
-    this.groups.clear();
   }
 }

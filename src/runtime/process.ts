@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import type { ExecOptions, RuntimeLimits } from "./runtime.js";
 
 export interface RunOptions {
   env: Record<string, string>;
@@ -174,4 +175,29 @@ export async function capture(
       resolve({ exitCode: code, stdout: Buffer.concat(out), stderr: err.trim(), truncated });
     });
   });
+}
+
+/** What both runtimes share: the session's process groups, and how one command is run and killed. */
+export abstract class ProcessRuntime {
+  protected readonly groups = new Set<number>();
+
+  constructor(protected readonly limits: RuntimeLimits) {}
+
+  protected run(argv: string[], env: Record<string, string>, cwd: string | undefined, opts: ExecOptions) {
+    return runProcess(argv, {
+      env,
+      cwd,
+      onData: opts.onData,
+      signal: opts.signal,
+      timeout: opts.timeout,
+      stdin: opts.stdin,
+      maxOutputBytes: opts.maxOutputBytes ?? this.limits.toolOutputBytes,
+      groups: this.groups,
+    });
+  }
+
+  killAll(): void {
+    for (const g of this.groups) killGroup(g);
+    this.groups.clear();
+  }
 }

@@ -1,5 +1,5 @@
 import { lstatSync, readlinkSync } from "node:fs";
-import { capture, killGroup, runProcess } from "./process.js";
+import { capture, ProcessRuntime } from "./process.js";
 import {
   type ExecOptions,
   type ExecResult,
@@ -152,29 +152,23 @@ function fileError(exitCode: number | null, stderr: string, path: string): Runti
   return new RuntimeError("failed", why);
 }
 
-export class SandboxRuntime implements ToolRuntime {
+export class SandboxRuntime extends ProcessRuntime implements ToolRuntime {
   readonly kind = "sandbox" as const;
-  private readonly groups = new Set<number>();
 
   constructor(
     private readonly spec: SandboxSpec,
-    private readonly limits: RuntimeLimits,
-  ) {}
+    limits: RuntimeLimits,
+  ) {
+    super(limits);
+  }
 
   private argv(cwd: string, ...command: string[]): string[] {
     return [this.spec.bwrap ?? "bwrap", ...bwrapArgs(this.spec, cwd), "--", ...command];
   }
 
   exec(command: string, opts: ExecOptions): Promise<ExecResult> {
-    return runProcess(this.argv(opts.cwd, "/bin/bash", "-c", command), {
-      env: {},
-      onData: opts.onData,
-      signal: opts.signal,
-      timeout: opts.timeout,
-      stdin: opts.stdin,
-      maxOutputBytes: opts.maxOutputBytes ?? this.limits.toolOutputBytes,
-      groups: this.groups,
-    });
+    // bwrap itself gets no environment; the tool's is set inside with --setenv.
+    return this.run(this.argv(opts.cwd, "/bin/bash", "-c", command), {}, undefined, opts);
   }
 
   private fileOp(script: string, args: string[], stdin?: string, maxBytes = 64 * 1024) {
@@ -210,11 +204,6 @@ export class SandboxRuntime implements ToolRuntime {
   async mkdir(path: string): Promise<void> {
     const r = await this.fileOp(MKDIR_SCRIPT, [path]);
     if (r.exitCode !== 0) throw fileError(r.exitCode, r.stderr, path);
-  }
-
-  killAll(): void {
-    for (const g of this.groups) killGroup(g);
-    this.groups.clear();
   }
 }
 
