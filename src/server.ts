@@ -7,6 +7,7 @@ import { CloseCode } from "./protocol/errors.js";
 import type { ServerInfo } from "./protocol/types.js";
 import { SessionService } from "./sessions/service.js";
 import { PermissionBroker } from "./sessions/permissions.js";
+import { NativeCalls } from "./sessions/native-calls.js";
 import { AuditLog } from "./store/audit.js";
 import { PermissionRequestsStore } from "./store/permission-requests.js";
 import { RulesStore } from "./store/rules.js";
@@ -33,7 +34,17 @@ export const SERVER_VERSION = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
 ).version;
 
-export const CAPABILITIES = ["sessions", "worktrees", "replay", "images", "thinking", "models"];
+export const CAPABILITIES = [
+  "sessions",
+  "worktrees",
+  "replay",
+  "images",
+  "thinking",
+  "models",
+  "chat",
+  "nativeTools",
+  "permissions",
+];
 
 export interface StartOptions {
   dataDir: string;
@@ -154,6 +165,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     if (!r.ok)
       log.error({ reason: r.reason }, "the tool sandbox cannot run here; sessions cannot start until it can");
   }
+  const nativeCalls = new NativeCalls(limits.nativeToolTimeoutMs);
   const sessions = new SessionService({
     paths,
     pi,
@@ -163,6 +175,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     log,
     permissions,
     sandboxCheck,
+    nativeCalls,
   });
   const startedAt = Date.now();
   const info = (): ServerInfo => ({
@@ -178,11 +191,16 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     handlers: createHandlers({
       sessions,
       reposFile: paths.repos,
+      configFile: paths.config,
       tokens,
       onRevoked: (ids) => revoke(ids),
       permissions,
       index,
+      nativeCalls,
     }),
+    openSession: (id) => sessions.open(id),
+    nativeCalls,
+    resumeWindowSec: limits.resumeWindowSec,
     auth: createAuthenticator(tokens, opts.envToken),
     info,
     identity,

@@ -71,7 +71,9 @@ describe("backpressure", () => {
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe(seqs[i - 1]! + 1);
     const streamed = events
       .map((e) =>
-        e.type === "message_update" && e.payload.delta.type === "text_delta" ? e.payload.delta.delta : "",
+        e.type === "message_update" && e.payload.assistantMessageEvent.type === "text_delta"
+          ? e.payload.assistantMessageEvent.delta
+          : "",
       )
       .join("");
     expect(streamed.length).toBe(text.length);

@@ -103,7 +103,7 @@ describe("crash and shutdown safety", () => {
       expect(after.slice(0, history.length)).toEqual(history);
       await runTurn({ llm }, c2, session.id, "again", { kind: "text", text: "back" });
       expect(events.every((e) => e.seq > lastSeen)).toBe(true);
-      expect((await c2.request("get_state", {}, session.id)).state.status).toBe("idle");
+      expect((await c2.request("get_state", {}, session.id)).status).toBe("idle");
       await c2.close();
     } finally {
       second.child.kill("SIGKILL");

@@ -100,7 +100,7 @@ describe("pairing a phone", () => {
     const again = await postPair({ pairingToken: signed.invite.pairingToken, deviceName: "thief" });
     expect(again).toMatchObject({
       status: 401,
-      json: { error: { code: "unauthorized", details: { reason: "used" } } },
+      json: { error: { code: "unauthorized", data: { reason: "used" } } },
     });
 
     const phone = await PiClient.connect(h.server.url, {
@@ -134,7 +134,7 @@ describe("pairing a phone", () => {
     ).rejects.toBeInstanceOf(IdentityError);
     expect(await postPair({ pairingToken: "not-a-token" })).toMatchObject({
       status: 401,
-      json: { error: { details: { reason: "invalid" } } },
+      json: { error: { data: { reason: "invalid" } } },
     });
     expect(await postPair({ pairingToken: 42 })).toMatchObject({
       status: 400,
@@ -159,7 +159,7 @@ describe("pairing a phone", () => {
     await new Promise((r) => setTimeout(r, 1100));
     expect(await postPair({ pairingToken: signed.invite.pairingToken })).toMatchObject({
       status: 401,
-      json: { error: { details: { reason: "expired" } } },
+      json: { error: { data: { reason: "expired" } } },
     });
   });
 

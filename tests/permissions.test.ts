@@ -307,7 +307,7 @@ describe("a waiting gate never hangs", () => {
     expect((await resolved).payload).toEqual({ id: req.payload.id, decision: "cancelled", by: "abort" });
     await ended;
     expect(existsSync(join(session.worktree, "aborted.txt"))).toBe(false);
-    const { state } = await client.request("get_state", {}, session.id);
+    const state = await client.request("get_state", {}, session.id);
     expect(state).toMatchObject({ status: "idle", isStreaming: false });
     await expect(
       client.request("permission.respond", { id: req.payload.id, decision: "allow_once" }),

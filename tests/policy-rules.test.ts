@@ -163,6 +163,8 @@ describe("stores in state.db", () => {
       status: "idle",
       lastSeq: 0,
       seqReserved: 0,
+      mode: "code",
+      systemPrompt: null,
     });
   });
   afterAll(() => {

@@ -15,7 +15,7 @@ interface Frame {
   kind: string;
   id: unknown;
   ok?: boolean;
-  error?: { code: string; message: string };
+  error?: { code: string; message: string; details?: string; data?: Record<string, unknown> };
   result?: unknown;
 }
 
@@ -151,9 +151,13 @@ describe("malformed frames get typed errors and the socket stays usable", () => 
     const bad = await s.next();
     expect(bad).toMatchObject({ id: 7, error: { code: "invalid_request" } });
     expect(bad.error?.message).toContain("/repoId");
+    // details is text for people, data the same issues as structure.
+    expect(bad.error?.details).toContain("/repoId");
+    expect(bad.error?.data).toMatchObject({ issues: [{ path: "/repoId" }] });
 
-    s.ws.send(req(8, "session.create", { bogus: true }));
-    expect((await s.next()).error?.message).toContain('unknown property "bogus"');
+    // Unknown keys are ignored (clients lag servers); the known ones are still checked.
+    s.ws.send(req(8, "session.list", { type: "session.list", bogus: true }));
+    expect(await s.next()).toMatchObject({ id: 8, ok: true });
 
     s.ws.send(req(9, "prompt", { message: "hi" }));
     expect((await s.next()).error).toMatchObject({

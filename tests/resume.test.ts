@@ -22,8 +22,8 @@ async function runTurn(
 function streamedText(events: AnyEvent[]): string {
   return events
     .map((e) =>
-      e.type === "message_update" && e.payload.delta.type === "text_delta"
-        ? (e.payload.delta.delta ?? "")
+      e.type === "message_update" && e.payload.assistantMessageEvent.type === "text_delta"
+        ? (e.payload.assistantMessageEvent.delta ?? "")
         : "",
     )
     .join("");
@@ -101,7 +101,7 @@ describe("resume with sinceSeq", () => {
     expect(new Set(seen.map((e) => (e as unknown as { epoch: string }).epoch))).toEqual(new Set([epoch]));
     expect(streamedText(seen)).toBe(text);
     expect(streamedText(all)).toBe(text);
-    const state = (await watcher.request("get_state", {}, session.id)).state;
+    const state = await watcher.request("get_state", {}, session.id);
     expect(state.epoch).toBe(epoch);
     expect(state.seq).toBe(all.at(-1)!.seq);
   });
@@ -112,7 +112,7 @@ describe("resume with sinceSeq", () => {
       const c = await small.connect();
       const { session } = await c.request("session.create", {});
       await runTurn(small, c, session.id, "hi", { kind: "text", text: "a fairly long answer", chunkSize: 2 });
-      const seq = (await c.request("get_state", {}, session.id)).state.seq;
+      const seq = (await c.request("get_state", {}, session.id)).seq;
       const gap = await c.request("session.attach", { sessionId: session.id, sinceSeq: 0 });
       expect(gap).toMatchObject({ replay: "gap", replayed: 0, seq });
       expect(gap.epoch).toMatch(/^[0-9a-f]+$/);

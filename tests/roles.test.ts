@@ -72,7 +72,7 @@ describe("device names at pairing", () => {
       const r = await postPair({ pairingToken, deviceName });
       expect(r.status, deviceName).toBe(400);
       expect(r.json).toMatchObject({
-        error: { code: "invalid_request", details: { reason: "device_name" } },
+        error: { code: "invalid_request", data: { reason: "device_name" } },
       });
     }
     expect((await postPair({ pairingToken, deviceName: "fine phone" })).status).toBe(200);

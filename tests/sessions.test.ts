@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { RpcError } from "../src/client/client.js";
 import {
   makeRepo,
   recordEvents,
@@ -95,7 +96,7 @@ describe("session lifecycle", () => {
     await client.request("set_model", { provider: "fake", modelId: "fake-model-2" }, session.id);
     await runTurn(h, client, session.id, "pick a number", { kind: "text", text: "remember the number 42" });
     const before = await client.request("get_messages", {}, session.id);
-    const seqBefore = (await client.request("get_state", {}, session.id)).state.seq;
+    const seqBefore = (await client.request("get_state", {}, session.id)).seq;
     expect(existsSync(session.piSessionFile)).toBe(true);
 
     const shutdown = client.waitForEvent(session.id, "server_shutdown");
@@ -130,38 +131,60 @@ describe("session lifecycle", () => {
     expect(textOf((await again.request("get_messages", {}, session.id)).messages.at(-1))).toBe("it was 42");
   });
 
-  it("refuses to delete a worktree with uncommitted changes unless forced; keeps branch and history", async () => {
+  it("deletes without force by committing uncommitted changes to the branch; keeps branch and history", async () => {
     const client = await h.connect();
     const watcher = await h.connect();
     const { session } = await client.request("session.create", { repoId: "demo" });
     await watcher.request("session.attach", { sessionId: session.id });
-    writeFileSync(join(session.worktree, "wip.txt"), "work in progress\n");
-    const refused = await client
-      .request("session.delete", { sessionId: session.id })
-      .catch((e: unknown) => e as { code: string; details: { changes: string[] } });
-    expect(refused).toMatchObject({ code: "conflict" });
-    expect((refused as { details: { changes: string[] } }).details.changes).toEqual(["?? wip.txt"]);
-    expect(existsSync(join(session.worktree, "wip.txt"))).toBe(true);
-
     await runTurn(h, client, session.id, "hi", { kind: "text", text: "hello" });
+    writeFileSync(join(session.worktree, "wip.txt"), "work in progress\n");
+    writeFileSync(join(session.worktree, "README.md"), "# changed\n");
+
+    // Deleting the branch too would lose them: that still needs force.
+    const refused = await client
+      .request("session.delete", { sessionId: session.id, deleteBranch: true })
+      .catch((e: unknown) => e as RpcError);
+    expect(refused).toMatchObject({ code: "conflict", data: { changes: [" M README.md", "?? wip.txt"] } });
+    expect((refused as RpcError).details).toBe(" M README.md\n?? wip.txt");
 
     const deletedEvent = watcher.waitForEvent(session.id, "session_deleted");
-    const res = await client.request("session.delete", { sessionId: session.id, force: true });
-    expect(res).toEqual({
+    const res = await client.request("session.delete", { sessionId: session.id });
+    expect(res).toMatchObject({
       deleted: true,
       branchKept: `pi/${session.id}`,
       historyKept: session.piSessionFile,
+      committed: { branch: `pi/${session.id}`, files: 2 },
+      filesKept: null,
     });
     await deletedEvent;
+    expect(git(h.repo, "rev-parse", `pi/${session.id}`).trim()).toBe(res.committed?.commit);
+    expect(git(h.repo, "show", `pi/${session.id}:wip.txt`)).toBe("work in progress\n");
+    expect(git(h.repo, "show", `pi/${session.id}:README.md`)).toBe("# changed\n");
+    expect(git(h.repo, "show", "main:README.md")).toBe("# demo\n");
     expect(existsSync(session.worktree)).toBe(false);
     expect(existsSync(session.piSessionFile)).toBe(true);
-    expect(git(h.repo, "branch", "--list", `pi/${session.id}`)).toContain(`pi/${session.id}`);
     expect(git(h.repo, "worktree", "list")).not.toContain(session.id);
     expect((await client.request("session.list", {})).sessions.map((s) => s.id)).not.toContain(session.id);
     await expect(client.request("get_state", {}, session.id)).rejects.toMatchObject({ code: "not_found" });
     await expect(client.request("session.delete", { sessionId: session.id })).rejects.toMatchObject({
       code: "not_found",
     });
+  });
+
+  it("force discards uncommitted changes", async () => {
+    const client = await h.connect();
+    const { session } = await client.request("session.create", { repoId: "demo" });
+    writeFileSync(join(session.worktree, "scrap.txt"), "throw away\n");
+    const res = await client.request("session.delete", { sessionId: session.id, force: true });
+    expect(res).toEqual({
+      deleted: true,
+      branchKept: `pi/${session.id}`,
+      historyKept: null,
+      committed: null,
+      filesKept: null,
+    });
+    expect(git(h.repo, "rev-parse", `pi/${session.id}`)).toBe(git(h.repo, "rev-parse", "main"));
+    expect(existsSync(session.worktree)).toBe(false);
   });
 
   it("deletes branch and history when asked", async () => {
@@ -173,12 +196,18 @@ describe("session lifecycle", () => {
       deleteBranch: true,
       deleteHistory: true,
     });
-    expect(res).toEqual({ deleted: true, branchKept: null, historyKept: null });
+    expect(res).toEqual({
+      deleted: true,
+      branchKept: null,
+      historyKept: null,
+      committed: null,
+      filesKept: null,
+    });
     expect(git(h.repo, "branch", "--list", `pi/${session.id}`)).toBe("");
     expect(existsSync(join(h.dataDir, "sessions", session.id))).toBe(false);
   });
 
-  it("runs scratch sessions in an empty directory and refuses to drop their files unless forced", async () => {
+  it("runs scratch sessions in an empty directory and keeps their files on delete unless forced", async () => {
     const client = await h.connect();
     const { session } = await client.request("session.create", {});
     expect(session).toMatchObject({ repoId: null, branch: null });
@@ -192,28 +221,36 @@ describe("session lifecycle", () => {
       { kind: "text", text: "done" },
     );
     expect(readFileSync(join(session.worktree, "where.txt"), "utf8").trim()).toBe(session.worktree);
-    await expect(client.request("session.delete", { sessionId: session.id })).rejects.toMatchObject({
-      code: "conflict",
-    });
-    await client.request("session.delete", { sessionId: session.id, force: true });
+    await expect(
+      client.request("session.delete", { sessionId: session.id, deleteHistory: true }),
+    ).rejects.toMatchObject({ code: "conflict", data: { changes: ["where.txt"] } });
+    const res = await client.request("session.delete", { sessionId: session.id });
+    const kept = join(h.dataDir, "sessions", session.id, "files");
+    expect(res).toMatchObject({ committed: null, filesKept: kept, historyKept: session.piSessionFile });
+    expect(readFileSync(join(kept, "where.txt"), "utf8").trim()).toBe(session.worktree);
     expect(existsSync(session.worktree)).toBe(false);
+
+    const other = (await client.request("session.create", {})).session;
+    writeFileSync(join(other.worktree, "junk.txt"), "x");
+    const forced = await client.request("session.delete", { sessionId: other.id, force: true });
+    expect(forced).toMatchObject({ filesKept: null });
+    expect(existsSync(join(h.dataDir, "sessions", other.id))).toBe(false);
   });
 
-  it("refuses to delete a running session unless forced", async () => {
+  it("deletes a running session: the turn is aborted, the session is gone", async () => {
     const client = await h.connect();
     const { session } = await client.request("session.create", {});
     h.llm.enqueue({ kind: "hang", text: "..." });
     const delta = client.waitForEvent(
       session.id,
       "message_update",
-      (e) => e.payload.delta.type === "text_delta",
+      (e) => e.payload.assistantMessageEvent.type === "text_delta",
     );
     await client.request("prompt", { message: "go" }, session.id);
     await delta;
-    await expect(client.request("session.delete", { sessionId: session.id })).rejects.toMatchObject({
-      code: "conflict",
-    });
-    await client.request("session.delete", { sessionId: session.id, force: true });
+    const deleted = client.waitForEvent(session.id, "session_deleted");
+    await client.request("session.delete", { sessionId: session.id });
+    await deleted;
     expect((await client.request("session.list", {})).sessions.map((s) => s.id)).not.toContain(session.id);
   });
 
@@ -226,7 +263,7 @@ describe("session lifecycle", () => {
     expect((await client.request("session.list", {})).sessions).toHaveLength(6);
     await expect(client.request("session.create", {})).rejects.toMatchObject({
       code: "limit_exceeded",
-      details: { maxSessions: 6 },
+      data: { maxSessions: 6 },
     });
   });
 });
@@ -237,7 +274,8 @@ describe("data dir", () => {
       for (const name of readdirSync(dir)) {
         const p = join(dir, name);
         const st = statSync(p);
-        if (name === "worktree") continue;
+        // The agent's own files: a worktree, or a deleted scratch session's worktree kept as files/.
+        if (name === "worktree" || name === "files") continue;
         if (st.isDirectory()) {
           expect([p, st.mode & 0o777]).toEqual([p, 0o700]);
           check(p);

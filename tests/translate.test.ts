@@ -42,7 +42,59 @@ describe("pi event translation", () => {
     } as unknown as AgentSessionEvent);
     expect(out).toEqual({
       type: "message_update",
-      payload: { delta: { type: "text_delta", contentIndex: 0, delta: "hi" } },
+      payload: { assistantMessageEvent: { type: "text_delta", contentIndex: 0, delta: "hi" } },
+    });
+  });
+
+  it("copies a starting tool call's id and name out of the partial it drops", () => {
+    const partial = {
+      role: "assistant",
+      content: [
+        { type: "text", text: "let me look" },
+        { type: "toolCall", id: "call_1", name: "bash", arguments: {} },
+      ],
+    };
+    const start = translate({
+      type: "message_update",
+      message: partial,
+      assistantMessageEvent: { type: "toolcall_start", contentIndex: 1, partial },
+    } as unknown as AgentSessionEvent);
+    expect(start).toEqual({
+      type: "message_update",
+      payload: {
+        assistantMessageEvent: {
+          type: "toolcall_start",
+          contentIndex: 1,
+          toolCallId: "call_1",
+          toolName: "bash",
+        },
+      },
+    });
+    const piece = translate({
+      type: "message_update",
+      message: partial,
+      assistantMessageEvent: { type: "toolcall_delta", contentIndex: 1, delta: '{"co', partial },
+    } as unknown as AgentSessionEvent);
+    expect(piece?.payload).toEqual({
+      assistantMessageEvent: { type: "toolcall_delta", contentIndex: 1, delta: '{"co', toolCallId: "call_1" },
+    });
+  });
+
+  it("reports agent_end as failed only when the run ended on a provider error", () => {
+    const end = (stopReason: string, errorMessage?: string): unknown =>
+      translate({
+        type: "agent_end",
+        messages: [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: [], stopReason, ...(errorMessage && { errorMessage }) },
+        ],
+      } as unknown as AgentSessionEvent)?.payload;
+    expect(end("stop")).toEqual({ messageCount: 2, success: true });
+    expect(end("aborted")).toEqual({ messageCount: 2, success: true });
+    expect(end("error", "429 rate limited")).toEqual({
+      messageCount: 2,
+      success: false,
+      error: { code: "provider_error", message: "429 rate limited" },
     });
   });
 

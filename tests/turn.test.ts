@@ -52,8 +52,8 @@ describe("a full turn on a git worktree", () => {
     expect(JSON.stringify(bashEnd?.payload)).toContain("done");
 
     const text = events
-      .filter((e) => e.type === "message_update" && e.payload.delta.type === "text_delta")
-      .map((e) => (e.type === "message_update" ? e.payload.delta.delta : ""))
+      .filter((e) => e.type === "message_update" && e.payload.assistantMessageEvent.type === "text_delta")
+      .map((e) => (e.type === "message_update" ? e.payload.assistantMessageEvent.delta : ""))
       .join("");
     expect(text).toBe("I wrote hello.txt and upper.txt for you.");
     for (const e of events.filter((e) => e.type === "message_update")) {
@@ -64,7 +64,7 @@ describe("a full turn on a git worktree", () => {
       .map((e) => e.type === "message_end" && e.payload.message);
     expect(textOf(finals.at(-1))).toBe("I wrote hello.txt and upper.txt for you.");
 
-    const { state } = await client.request("get_state", {}, session.id);
+    const state = await client.request("get_state", {}, session.id);
     expect(state.status).toBe("idle");
     expect(state.isStreaming).toBe(false);
     expect(state.seq).toBe(seqs.at(-1));
@@ -88,7 +88,7 @@ describe("controlling a running turn", () => {
     const firstDelta = client.waitForEvent(
       session.id,
       "message_update",
-      (e) => e.payload.delta.type === "text_delta",
+      (e) => e.payload.assistantMessageEvent.type === "text_delta",
     );
     await client.request("prompt", { message: "take your time" }, session.id);
     await firstDelta;
@@ -100,7 +100,7 @@ describe("controlling a running turn", () => {
       queued: true,
     });
     const queued = await client.request("get_state", {}, session.id);
-    expect(queued.state).toMatchObject({ status: "running", isStreaming: true, followUp: ["later please"] });
+    expect(queued).toMatchObject({ status: "running", isStreaming: true, followUp: ["later please"] });
 
     const ended = client.waitForEvent(session.id, "agent_end");
     const idle = client.waitForEvent(session.id, "session_status", (e) => e.payload.status === "idle");
@@ -111,7 +111,7 @@ describe("controlling a running turn", () => {
     expect(last?.type === "message_end" && (last.payload.message as { stopReason: string }).stopReason).toBe(
       "aborted",
     );
-    const { state } = await client.request("get_state", {}, session.id);
+    const state = await client.request("get_state", {}, session.id);
     expect(state).toMatchObject({ status: "idle", isStreaming: false, pendingMessageCount: 0 });
     expect(await h.llm.waitForRequests(1)).toBeTruthy();
     const before = h.llm.requests.length;
@@ -157,7 +157,7 @@ describe("controlling a running turn", () => {
     expect(last.role).toBe("assistant");
     expect(last.stopReason).toBe("error");
     expect(last.errorMessage).toContain("500");
-    const { state } = await client.request("get_state", {}, session.id);
+    const state = await client.request("get_state", {}, session.id);
     expect(state.status).toBe("idle");
   });
 });
@@ -196,7 +196,11 @@ describe("models and thinking", () => {
     const changed = client.waitForEvent(session.id, "model_changed");
     const res = await client.request("set_model", { provider: "fake", modelId: "fake-model" }, session.id);
     expect(res.model).toMatchObject({ provider: "fake", id: "fake-model" });
-    expect((await changed).payload).toEqual({ provider: "fake", modelId: "fake-model" });
+    expect((await changed).payload).toEqual({
+      model: { provider: "fake", id: "fake-model", name: "Fake Model" },
+      provider: "fake",
+      modelId: "fake-model",
+    });
     await expect(
       client.request("set_model", { provider: "fake", modelId: "gone" }, session.id),
     ).rejects.toMatchObject({ code: "not_found" });

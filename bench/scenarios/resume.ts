@@ -29,7 +29,7 @@ export async function measureResume(
       chunkSize: 1,
       delayMs: 0,
     });
-    const { state } = await owner.request("get_state", {}, session.id);
+    const state = await owner.request("get_state", {}, session.id);
     const last = state.seq;
     for (const n of missed) {
       const times: number[] = [];

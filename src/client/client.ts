@@ -4,7 +4,7 @@ import WebSocket, { type ClientOptions } from "ws";
 import { helloChallenge, verifyEd25519 } from "../protocol/invite.js";
 import type { EventFrame, RequestId, ResponseFrame } from "../protocol/envelope.js";
 import { PROTOCOL_VERSION } from "../protocol/envelope.js";
-import type { ErrorCode } from "../protocol/errors.js";
+import type { ErrorCode, ErrorData } from "../protocol/errors.js";
 import type { EventType, PayloadOf } from "../protocol/events.js";
 import type { MethodName, ParamsOf, ResultOf } from "../protocol/methods.js";
 
@@ -13,7 +13,10 @@ export class RpcError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details?: unknown,
+    /** Human-readable elaboration. */
+    readonly details?: string,
+    /** Structured extras (issues, changes, limits). */
+    readonly data?: ErrorData,
   ) {
     super(message);
     this.name = "RpcError";
@@ -31,6 +34,8 @@ export interface ConnectOptions {
   tlsFingerprint?: string;
   /** The server's Ed25519 public key (base64url, from the invite): hello sends a nonce and checks the signature. */
   serverPublicKey?: string;
+  /** Whether this client answers permission requests (default true); see permissions.unanswerable. */
+  answersPermissions?: boolean;
 }
 
 /** The server could not prove it holds the key (or certificate) the client pinned. */
@@ -91,6 +96,8 @@ export class PiClient {
       ...(opts.token !== undefined && !opts.tokenInHeader ? { token: opts.token } : {}),
       ...(nonce ? { nonce } : {}),
       client: { name: opts.clientName ?? "pi-server-client" },
+      // It hands permission_request events to its caller, who answers with permission.respond.
+      capabilities: { permissionRequests: opts.answersPermissions ?? true },
     });
     if (opts.serverPublicKey && nonce) {
       const { identity } = hello;
@@ -246,6 +253,6 @@ export class PiClient {
     this.pending.delete(frame.id);
     clearTimeout(p.timer);
     if (frame.ok) p.resolve(frame.result);
-    else p.reject(new RpcError(frame.error.code, frame.error.message, frame.error.details));
+    else p.reject(new RpcError(frame.error.code, frame.error.message, frame.error.details, frame.error.data));
   }
 }

@@ -1,12 +1,15 @@
 import { Type, type Static, type TSchema } from "typebox";
+import { NativeToolCancelEvent, NativeToolRequestEvent } from "./native-tools.js";
 import { PermissionRequestEvent, PermissionResolvedEvent } from "./permissions.js";
-import { SessionStatus, ThinkingLevel } from "./types.js";
+import { ModelSummary, SessionStatus, ThinkingLevel } from "./types.js";
 
 /**
- * One streamed piece of an assistant message. Unlike pi's own event, it never carries the
- * accumulated partial message: the final message arrives whole in `message_end`.
+ * One streamed piece of an assistant message, in pi's own `assistantMessageEvent` shape. Unlike pi's
+ * event, it never carries the accumulated `partial` message: the final message arrives whole in
+ * `message_end`. What pi keeps only in `partial` and a client needs (the id and name of a tool call
+ * as it starts) is copied out.
  */
-export const AssistantDelta = Type.Object({
+export const AssistantMessageEvent = Type.Object({
   type: Type.Union([
     Type.Literal("start"),
     Type.Literal("text_start"),
@@ -23,20 +26,30 @@ export const AssistantDelta = Type.Object({
   ]),
   contentIndex: Type.Optional(Type.Integer()),
   delta: Type.Optional(Type.String()),
+  /** toolcall_start, toolcall_delta: the call being streamed. */
+  toolCallId: Type.Optional(Type.String()),
+  /** toolcall_start: the tool being called. */
+  toolName: Type.Optional(Type.String()),
+  /** toolcall_end: the complete toolCall block. */
   toolCall: Type.Optional(Type.Unknown()),
   reason: Type.Optional(Type.String()),
 });
-export type AssistantDelta = Static<typeof AssistantDelta>;
+export type AssistantMessageEvent = Static<typeof AssistantMessageEvent>;
 
 const AgentMessage = Type.Unknown({ description: "a pi AgentMessage (user, assistant, toolResult, …)" });
 
 export const EventPayloads = {
   agent_start: Type.Object({}),
-  agent_end: Type.Object({ messageCount: Type.Integer() }),
+  agent_end: Type.Object({
+    messageCount: Type.Integer(),
+    /** false when the run ended on an error of the model provider (not on an abort). */
+    success: Type.Boolean(),
+    error: Type.Optional(Type.Object({ code: Type.Optional(Type.String()), message: Type.String() })),
+  }),
   turn_start: Type.Object({}),
   turn_end: Type.Object({ toolResultCount: Type.Integer() }),
   message_start: Type.Object({ message: AgentMessage }),
-  message_update: Type.Object({ delta: AssistantDelta }),
+  message_update: Type.Object({ assistantMessageEvent: AssistantMessageEvent }),
   message_end: Type.Object({ message: AgentMessage }),
   tool_execution_start: Type.Object({
     toolCallId: Type.String(),
@@ -78,12 +91,21 @@ export const EventPayloads = {
   session_info_changed: Type.Object({ name: Type.Union([Type.String(), Type.Null()]) }),
   thinking_level_changed: Type.Object({ level: ThinkingLevel }),
   session_status: Type.Object({ status: SessionStatus, reason: Type.Optional(Type.String()) }),
-  model_changed: Type.Object({ provider: Type.String(), modelId: Type.String() }),
+  model_changed: Type.Object({
+    model: ModelSummary,
+    /** model.provider and model.id again, the flat spelling of earlier versions. */
+    provider: Type.String(),
+    modelId: Type.String(),
+  }),
   session_deleted: Type.Object({}),
   /** The server is stopping: a running turn is aborted next (session_status interrupted follows). */
   server_shutdown: Type.Object({ reason: Type.String() }),
   permission_request: PermissionRequestEvent,
   permission_resolved: PermissionResolvedEvent,
+  /** Sent only to the connection that offered the tool; outside the session's seq stream (never replayed). */
+  native_tool_request: NativeToolRequestEvent,
+  /** The call was aborted or timed out: stop working on it, an answer is no longer read. */
+  native_tool_cancel: NativeToolCancelEvent,
 } satisfies Record<string, TSchema>;
 
 export type EventPayloads = typeof EventPayloads;

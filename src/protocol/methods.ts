@@ -7,20 +7,27 @@ import {
   RuleDecision,
   RuleScope,
 } from "./permissions.js";
+import { HelloParams, HelloResult, ReplayVerdict } from "./hello.js";
 import {
   DeviceInfo,
   ImageInput,
   ModelInfo,
   ModelRef,
+  ModelSummary,
   RepoInfo,
-  ServerInfo,
   SessionInfo,
+  SessionMode,
   SessionState,
   ThinkingLevel,
 } from "./types.js";
 
-const Strict = { additionalProperties: false } as const;
-const Empty = Type.Object({}, Strict);
+/**
+ * Params objects tolerate keys they do not know (a phone app lags the server it talks to, and the Pi
+ * Mobile app sends a constant `type` in every command); the keys they know are validated strictly.
+ * Unknown keys are ignored: handlers only ever read the declared ones.
+ */
+const Known = {} as const;
+const Empty = Type.Object({}, Known);
 const SessionIdParam = Type.String({ minLength: 1, maxLength: 64 });
 const Message = Type.String({ minLength: 1, maxLength: 1_000_000 });
 /** Chosen by the client; a resend with the same id gets the first answer back with duplicate: true. */
@@ -46,48 +53,22 @@ const QueuedMessageParams = Type.Object(
     images: Type.Optional(Type.Array(ImageInput, { maxItems: 16 })),
     clientTurnId: ClientTurnId,
   },
-  Strict,
+  Known,
 );
 const QueuedResult = Type.Object({ queued: Type.Literal(true), duplicate: Duplicate });
+
+const ModelChoice = {
+  provider: ModelRef.properties.provider,
+  modelId: ModelRef.properties.modelId,
+};
 
 export const Methods = {
   hello: method({
     scoped: false,
     description:
-      "First frame of every connection. Authenticates (unless the upgrade carried a bearer token).",
-    params: Type.Object(
-      {
-        token: Type.Optional(Type.String({ maxLength: 512 })),
-        /** Random challenge; the answer carries the server's signature over it (see docs/security.md). */
-        nonce: Type.Optional(Type.String({ minLength: 16, maxLength: 256 })),
-        client: Type.Optional(
-          Type.Object(
-            {
-              name: Type.Optional(Type.String({ maxLength: 128 })),
-              version: Type.Optional(Type.String({ maxLength: 64 })),
-            },
-            Strict,
-          ),
-        ),
-      },
-      Strict,
-    ),
-    result: Type.Object({
-      connectionId: Type.String(),
-      server: ServerInfo,
-      capabilities: Type.Array(Type.String()),
-      /** Who the caller authenticated as. */
-      principal: Type.Object({
-        kind: Type.Union([Type.Literal("owner"), Type.Literal("device")]),
-        name: Type.String(),
-      }),
-      identity: Type.Object({
-        serverId: Type.String(),
-        publicKey: Type.String(),
-        /** Ed25519 over "pi-server hello v1\n<serverId>\n<nonce>", base64url; present when a nonce was sent. */
-        signature: Type.Optional(Type.String()),
-      }),
-    }),
+      "First frame of every connection. Authenticates (unless the upgrade carried a bearer token); can resume a dropped connection and offer native tools.",
+    params: HelloParams,
+    result: HelloResult,
   }),
   "devices.list": method({
     scoped: false,
@@ -98,7 +79,7 @@ export const Methods = {
   "devices.revoke": method({
     scoped: false,
     description: "Revoke a paired device by id or name; its open connections close at once (owner only).",
-    params: Type.Object({ device: Type.String({ minLength: 1, maxLength: 200 }) }, Strict),
+    params: Type.Object({ device: Type.String({ minLength: 1, maxLength: 200 }) }, Known),
     result: Type.Object({ revoked: Type.Array(Type.String()) }),
   }),
   "devices.grant": method({
@@ -110,7 +91,7 @@ export const Methods = {
         device: Type.String({ minLength: 1, maxLength: 200 }),
         role: Type.Union([Type.Literal("user"), Type.Literal("admin")]),
       },
-      Strict,
+      Known,
     ),
     result: Type.Object({ granted: Type.Array(Type.String()) }),
   }),
@@ -123,18 +104,25 @@ export const Methods = {
   "session.create": method({
     scoped: false,
     description:
-      "New session on a fresh git worktree of repoId (branch pi/<id>), or on an empty scratch directory. The caller is attached.",
+      "New session: code mode on a fresh git worktree of repoId (branch pi/<id>) or an empty scratch directory; chat mode without a repo and without coding tools. The caller is attached.",
     params: Type.Object(
       {
+        /** Default: "code". "chat" takes no repoId. */
+        mode: Type.Optional(SessionMode),
         repoId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
         /** "provider/modelId"; defaults to config.json defaultModel. */
         model: Type.Optional(Type.String({ minLength: 3, maxLength: 400 })),
+        /** The model as two keys (both or neither); must agree with model when both are given. */
+        provider: Type.Optional(ModelChoice.provider),
+        modelId: Type.Optional(ModelChoice.modelId),
         thinkingLevel: Type.Optional(ThinkingLevel),
+        /** Appended to pi's system prompt, e.g. a chat persona. */
+        systemPrompt: Type.Optional(Type.String({ maxLength: 100_000 })),
       },
-      Strict,
+      Known,
     ),
-    result: Type.Object({ session: SessionInfo }),
+    result: Type.Object({ sessionId: Type.String(), session: SessionInfo }),
   }),
   "session.list": method({
     scoped: false,
@@ -155,7 +143,7 @@ export const Methods = {
         /** "lifecycle" skips message_update and tool_execution_update; default "full". */
         level: Type.Optional(Type.Union([Type.Literal("full"), Type.Literal("lifecycle")])),
       },
-      Strict,
+      Known,
     ),
     result: Type.Object({
       session: SessionInfo,
@@ -164,20 +152,24 @@ export const Methods = {
       /** The session's current epoch. */
       epoch: Type.String(),
       /** With sinceSeq: "ok" = the events after sinceSeq follow this response; "gap" = reload with get_messages. */
-      replay: Type.Union([Type.Literal("none"), Type.Literal("ok"), Type.Literal("gap")]),
+      replay: ReplayVerdict,
       replayed: Type.Integer({ minimum: 0 }),
+      ok: Type.Literal(true),
+      /** The session's model; absent when it has none. */
+      currentModel: Type.Optional(ModelSummary),
     }),
   }),
   "session.detach": method({
     scoped: false,
-    description: "Stop receiving a session's events on this connection.",
-    params: Type.Object({ sessionId: SessionIdParam }, Strict),
+    description:
+      "Stop receiving a session's events on this connection. Without params.sessionId, the envelope's sessionId.",
+    params: Type.Object({ sessionId: Type.Optional(SessionIdParam) }, Known),
     result: Type.Object({ detached: Type.Boolean() }),
   }),
   "session.delete": method({
     scoped: false,
     description:
-      "Dispose the agent and remove the worktree (refused with conflict on uncommitted changes unless force). Keeps the branch and the pi history unless asked.",
+      "Dispose the agent and remove the worktree. Uncommitted changes are committed to the session's branch (or, without a branch, kept with the history) unless force discards them. Keeps the branch and the pi history unless asked.",
     params: Type.Object(
       {
         sessionId: SessionIdParam,
@@ -185,12 +177,19 @@ export const Methods = {
         deleteBranch: Type.Optional(Type.Boolean()),
         deleteHistory: Type.Optional(Type.Boolean()),
       },
-      Strict,
+      Known,
     ),
     result: Type.Object({
       deleted: Type.Literal(true),
       branchKept: Type.Union([Type.String(), Type.Null()]),
       historyKept: Type.Union([Type.String(), Type.Null()]),
+      /** The commit that saved the worktree's uncommitted changes on branchKept; null when there were none. */
+      committed: Type.Union([
+        Type.Object({ branch: Type.String(), commit: Type.String(), files: Type.Integer({ minimum: 1 }) }),
+        Type.Null(),
+      ]),
+      /** Where the files of a session without a branch were moved; null when there were none. */
+      filesKept: Type.Union([Type.String(), Type.Null()]),
     }),
   }),
   prompt: method({
@@ -204,7 +203,7 @@ export const Methods = {
         streamingBehavior: Type.Optional(Type.Union([Type.Literal("steer"), Type.Literal("followUp")])),
         clientTurnId: ClientTurnId,
       },
-      Strict,
+      Known,
     ),
     result: Type.Object({ accepted: Type.Literal(true), queued: Type.Boolean(), duplicate: Duplicate }),
   }),
@@ -231,9 +230,9 @@ export const Methods = {
   }),
   get_state: method({
     scoped: true,
-    description: "The session's current state.",
+    description: "The session's current state, with pi's get_state field names.",
     params: Empty,
-    result: Type.Object({ state: SessionState }),
+    result: SessionState,
   }),
   get_messages: method({
     scoped: true,
@@ -243,10 +242,13 @@ export const Methods = {
       {
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
         before: Type.Optional(Type.Integer({ minimum: 0 })),
+        /** true: pi's messages exactly as stored (image blocks, pi's own roles). Default: the portable form. */
+        raw: Type.Optional(Type.Boolean()),
       },
-      Strict,
+      Known,
     ),
     result: Type.Object({
+      /** Portable form: roles user|assistant|toolResult|system, blocks text|thinking|toolCall (docs/protocol.md). */
       messages: Type.Array(Type.Unknown()),
       /** Messages in the whole conversation. */
       total: Type.Integer({ minimum: 0 }),
@@ -258,24 +260,48 @@ export const Methods = {
   }),
   get_available_models: method({
     scoped: false,
-    description: "Models pi can use now (built-in ones with credentials, and models.json ones).",
+    description:
+      "Models pi can use now (built-in ones with credentials, and models.json ones), as pi's full model objects.",
     params: Empty,
     result: Type.Object({ models: Type.Array(ModelInfo) }),
   }),
   set_model: method({
     scoped: true,
     description: "Switch the session's model. Emits model_changed.",
-    params: Type.Object(
-      { provider: ModelRef.properties.provider, modelId: ModelRef.properties.modelId },
-      Strict,
-    ),
+    params: Type.Object(ModelChoice, Known),
     result: Type.Object({ model: ModelInfo }),
+  }),
+  get_default_model: method({
+    scoped: false,
+    description: "The server's default model (config.json defaultModel); absent when none is set or usable.",
+    params: Empty,
+    result: Type.Object({ defaultModel: Type.Optional(ModelInfo) }),
+  }),
+  set_default_model: method({
+    scoped: false,
+    description: "Set the server's default model for new sessions (writes config.json defaultModel).",
+    params: Type.Object(ModelChoice, Known),
+    result: Type.Object({ defaultModel: ModelInfo }),
+  }),
+  native_tool_response: method({
+    scoped: false,
+    description:
+      "Answer a native_tool_request sent to this connection: result (any JSON) or error {message}.",
+    params: Type.Object(
+      {
+        callId: Type.String({ minLength: 1, maxLength: 128 }),
+        result: Type.Optional(Type.Unknown()),
+        error: Type.Optional(Type.Object({ message: Type.String({ maxLength: 100_000 }) }, Known)),
+      },
+      Known,
+    ),
+    result: Type.Object({ accepted: Type.Literal(true) }),
   }),
   set_thinking_level: method({
     scoped: true,
     description:
       "Set the reasoning level (clamped to what the model supports). Emits thinking_level_changed.",
-    params: Type.Object({ level: ThinkingLevel }, Strict),
+    params: Type.Object({ level: ThinkingLevel }, Known),
     result: Type.Object({ level: ThinkingLevel }),
   }),
   "permission.respond": method({
@@ -284,7 +310,7 @@ export const Methods = {
       "Answer a pending permission request. The first answer wins; everyone attached gets permission_resolved. A late or unknown id is not_found.",
     params: Type.Object(
       { id: Type.String({ minLength: 1, maxLength: 64 }), decision: PermissionOption },
-      Strict,
+      Known,
     ),
     result: Type.Object({ id: Type.String(), decision: PermissionOption, rules: Type.Array(Rule) }),
   }),
@@ -292,20 +318,20 @@ export const Methods = {
     scoped: false,
     description:
       "A pending permission request with the tool's whole arguments (a request's `input` shortens strings over 16 KiB).",
-    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, Strict),
+    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, Known),
     result: Type.Object({ request: PermissionRequest, input: Type.Unknown() }),
   }),
   "permission.list": method({
     scoped: false,
     description: "Pending permission requests, of one session or of all.",
-    params: Type.Object({ sessionId: Type.Optional(SessionIdParam) }, Strict),
+    params: Type.Object({ sessionId: Type.Optional(SessionIdParam) }, Known),
     result: Type.Object({ requests: Type.Array(PermissionRequest) }),
   }),
   "rules.list": method({
     scoped: false,
     description:
       "Permission rules, built-in hard-deny entries first. With sessionId: only the rules that apply to that session.",
-    params: Type.Object({ sessionId: Type.Optional(SessionIdParam) }, Strict),
+    params: Type.Object({ sessionId: Type.Optional(SessionIdParam) }, Known),
     result: Type.Object({ rules: Type.Array(Rule) }),
   }),
   "rules.add": method({
@@ -323,14 +349,14 @@ export const Methods = {
         expiresAt: Type.Optional(Type.Integer({ minimum: 0 })),
         note: Type.Optional(Type.String({ maxLength: 500 })),
       },
-      Strict,
+      Known,
     ),
     result: Type.Object({ rule: Rule }),
   }),
   "rules.remove": method({
     scoped: false,
     description: "Delete a stored rule. Built-in entries refuse with forbidden.",
-    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, Strict),
+    params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) }, Known),
     result: Type.Object({ removed: Rule }),
   }),
   "audit.list": method({
@@ -342,7 +368,7 @@ export const Methods = {
         limit: Type.Integer({ minimum: 1, maximum: 1000 }),
         before: Type.Optional(Type.Integer({ minimum: 1 })),
       },
-      Strict,
+      Known,
     ),
     result: Type.Object({
       entries: Type.Array(AuditEntry),

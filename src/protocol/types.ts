@@ -43,19 +43,42 @@ export const ModelRef = Type.Object({
 });
 export type ModelRef = Static<typeof ModelRef>;
 
+/** The model objects pi itself reports (its RPC `Model`), minus request headers, which can hold keys. */
 export const ModelInfo = Type.Object({
-  provider: Type.String(),
   id: Type.String(),
   name: Type.String(),
+  api: Type.String(),
+  provider: Type.String(),
+  baseUrl: Type.String(),
   reasoning: Type.Boolean(),
   input: Type.Array(Type.String()),
-  contextWindow: Type.Number(),
-  maxTokens: Type.Number(),
+  /** USD per million tokens. */
+  cost: Type.Object({
+    input: Type.Number(),
+    output: Type.Number(),
+    cacheRead: Type.Number(),
+    cacheWrite: Type.Number(),
+  }),
+  contextWindow: Type.Integer(),
+  maxTokens: Type.Integer(),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
 
+/** A model named just enough to show it: what model_changed, session.attach and the default model carry. */
+export const ModelSummary = Type.Object({ id: Type.String(), name: Type.String(), provider: Type.String() });
+export type ModelSummary = Static<typeof ModelSummary>;
+
+/** "code": on a git worktree of a repo, with the coding tools; "chat": no repo and no coding tools. */
+export const SessionMode = Type.Union([Type.Literal("code"), Type.Literal("chat")]);
+export type SessionMode = Static<typeof SessionMode>;
+
+const IsoTime = Type.String({ format: "date-time", description: "ISO-8601, UTC, with milliseconds" });
+
 export const SessionInfo = Type.Object({
   id: Type.String(),
+  /** The same as id, under the name the Pi Mobile app reads. */
+  sessionId: Type.String(),
+  mode: SessionMode,
   name: Type.String(),
   repoId: Type.Union([Type.String(), Type.Null()]),
   worktree: Type.String(),
@@ -64,8 +87,8 @@ export const SessionInfo = Type.Object({
   model: Type.Union([Type.String(), Type.Null()]),
   thinkingLevel: ThinkingLevel,
   piSessionFile: Type.String(),
-  createdAt: Type.Integer(),
-  lastActivity: Type.Integer(),
+  createdAt: IsoTime,
+  lastActivityAt: IsoTime,
   status: SessionStatus,
   /** true while the agent is in memory on the server. */
   loaded: Type.Boolean(),
@@ -88,14 +111,22 @@ export const ImageInput = Type.Object(
 );
 export type ImageInput = Static<typeof ImageInput>;
 
+/** pi's RPC get_state fields, plus what the server adds (status, queues, seq, epoch, worktree). */
 export const SessionState = Type.Object({
   sessionId: Type.String(),
+  sessionName: Type.String(),
+  /** Deprecated spelling of sessionName, kept for existing clients. */
   name: Type.String(),
+  mode: SessionMode,
   model: Type.Union([ModelInfo, Type.Null()]),
   thinkingLevel: ThinkingLevel,
   status: SessionStatus,
   isStreaming: Type.Boolean(),
   isCompacting: Type.Boolean(),
+  steeringMode: Type.Union([Type.Literal("all"), Type.Literal("one-at-a-time")]),
+  followUpMode: Type.Union([Type.Literal("all"), Type.Literal("one-at-a-time")]),
+  sessionFile: Type.String(),
+  autoCompactionEnabled: Type.Boolean(),
   messageCount: Type.Integer(),
   pendingMessageCount: Type.Integer(),
   steering: Type.Array(Type.String()),

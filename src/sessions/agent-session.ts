@@ -16,6 +16,8 @@ export interface AgentSessionInput {
   /** The server's tool gate: the only extension a session loads. */
   gate: PiSdk.ExtensionFactory;
   runtime: ToolRuntime;
+  /** More of the server's own extensions (native tools). */
+  extensions?: PiSdk.ExtensionFactory[];
 }
 
 /**
@@ -34,7 +36,9 @@ export async function openAgentSession(input: AgentSessionInput): Promise<AgentS
     agentDir,
     settingsManager,
     noExtensions: true,
-    extensionFactories: [input.gate],
+    extensionFactories: [input.gate, ...(input.extensions ?? [])],
+    // An override, not appendSystemPrompt: pi reads that option as a file path when one exists.
+    appendSystemPromptOverride: (base) => (record.systemPrompt ? [...base, record.systemPrompt] : base),
   });
   await resourceLoader.reload();
   const sessionManager = sdk.SessionManager.open(record.piSessionFile, dirname(record.piSessionFile), cwd);
@@ -45,12 +49,19 @@ export async function openAgentSession(input: AgentSessionInput): Promise<AgentS
     modelRegistry,
     model: input.model,
     thinkingLevel: record.thinkingLevel as ThinkingLevel,
-    tools: TOOL_NAMES,
+    // No `tools` allowlist: it would also refuse the native tools clients add later. The active
+    // tools below are what the model gets: the mode's tools (a chat session has none).
     customTools: runtimeTools(sdk, cwd, input.runtime),
     resourceLoader,
     sessionManager,
     settingsManager,
   });
   if (!session.sessionName) session.setSessionName(record.name);
+  session.setActiveToolsByName(baseTools(record));
   return session;
+}
+
+/** The tools of the session's mode, before native tools: the coding tools, or none for a chat. */
+export function baseTools(record: SessionRecord): string[] {
+  return record.mode === "chat" ? [] : [...TOOL_NAMES];
 }

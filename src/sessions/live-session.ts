@@ -2,12 +2,12 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, statSync } from "node:fs";
 import type { ImageContent } from "@mariozechner/pi-ai";
 import type { Logger } from "pino";
-import { PROTOCOL_VERSION } from "../protocol/envelope.js";
 import { ProtocolError } from "../protocol/errors.js";
 import type { SessionEvent } from "../protocol/events.js";
 import type { ParamsOf, ResultOf } from "../protocol/methods.js";
 import type {
   ImageInput,
+  ModelSummary,
   SessionInfo,
   SessionState,
   SessionStatus,
@@ -15,22 +15,19 @@ import type {
 } from "../protocol/types.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
 import { isStorageFull } from "../store/storage-errors.js";
-import { type AgentSession, type PiModel, modelInfo, modelKey } from "./pi.js";
+import { type AgentSession, type PiModel, modelInfo, modelKey, modelSummary } from "./pi.js";
+import { sessionInfo, sessionState } from "./views.js";
+import { portableMessage } from "./portable-messages.js";
 import { translate } from "./translate.js";
+import { outboundEvent, targetedFrame } from "./frames.js";
 import { type OutboundEvent, ReplayRing } from "./replay-ring.js";
-import { type AttachLevel, type ReplayVerdict, Subscription } from "./subscription.js";
+import type { NativeFrame, NativeToolHost } from "./native-tools.js";
+import { type AttachLevel, type ReplayVerdict, type SubscriberTraits, Subscription } from "./subscription.js";
 import { TurnIds } from "./turn-ids.js";
 import type { ToolRuntime } from "../runtime/index.js";
 
-/**
- * PI_SERVER_BENCH_TIMESTAMPS=1, read once at start, adds a diagnostic `ts` to every event frame (when
- * the server emitted it, ms, on performance.timeOrigin + performance.now()) so `npm run bench` can
- * measure the latency the relay adds. Off, `ts` is undefined and JSON.stringify leaves it out.
- */
-const BENCH_TIMESTAMPS = process.env.PI_SERVER_BENCH_TIMESTAMPS === "1";
-
 export type { OutboundEvent } from "./replay-ring.js";
-export { Subscription, type AttachLevel, type ReplayVerdict } from "./subscription.js";
+export { Subscription, type AttachLevel, type ReplayVerdict, type SubscriberTraits } from "./subscription.js";
 
 /** Seqs reserved in state.db per write: after a kill -9 the session restarts above the last block. */
 const SEQ_BLOCK = 1000;
@@ -46,6 +43,8 @@ export interface LiveSessionDeps {
   runtime?: Pick<ToolRuntime, "killAll">;
   /** Called when a run of the agent ends (the session's branch is exported then). */
   afterTurn?: () => void;
+  /** Builds the session's native tool host once the session's frames can be made. */
+  nativeTools?: (frame: NativeFrame) => NativeToolHost;
 }
 
 /** The session's side of the permission broker. */
@@ -77,6 +76,7 @@ export class LiveSession {
   private status: SessionStatus;
   private disposed = false;
   private disposing = false;
+  private readonly native: NativeToolHost | undefined;
 
   constructor(
     private readonly record: SessionRecord,
@@ -87,6 +87,9 @@ export class LiveSession {
     this.seqReserved = this.seq;
     this.ring = new ReplayRing(deps.replayLimit, deps.replayBytes);
     this.status = record.status === "running" ? "interrupted" : record.status;
+    this.native = deps.nativeTools?.((type, payload) =>
+      targetedFrame(this.record.id, this.epoch, this.seq, type, payload),
+    );
     this.unsubscribePi = agent.subscribe((e) => {
       const ev = translate(e);
       if (ev) this.emit(ev);
@@ -118,21 +121,12 @@ export class LiveSession {
   }
 
   info(): SessionInfo {
-    return {
-      id: this.record.id,
-      name: this.record.name,
-      repoId: this.record.repoId,
-      worktree: this.record.worktree,
-      branch: this.record.branch,
-      model: this.agent.model ? modelKey(this.agent.model) : this.record.model,
-      thinkingLevel: this.agent.thinkingLevel as ThinkingLevel,
-      piSessionFile: this.record.piSessionFile,
-      createdAt: this.record.createdAt,
-      lastActivity: this.record.lastActivity,
+    return sessionInfo(this.record, {
+      agent: this.agent,
       status: this.status,
-      loaded: !this.disposed,
       seq: this.seq,
-    };
+      loaded: !this.disposed,
+    });
   }
 
   emit(ev: SessionEvent): OutboundEvent | undefined {
@@ -142,32 +136,7 @@ export class LiveSession {
       // Durable before the event leaves: a restart after kill -9 resumes above every seq ever sent.
       this.reserveSeqs(seq);
     }
-    const data = JSON.stringify({
-      v: PROTOCOL_VERSION,
-      kind: "event",
-      sessionId: this.record.id,
-      epoch: this.epoch,
-      seq,
-      ts: BENCH_TIMESTAMPS ? performance.timeOrigin + performance.now() : undefined,
-      type: ev.type,
-      payload: ev.payload,
-    });
-    // merge is always present (undefined or not) and built as one literal: every streamed token goes
-    // through here, and a spread or a late-added property cost more than the JSON.stringify above.
-    const out: OutboundEvent = { seq, type: ev.type, data, merge: undefined };
-    if (ev.type === "message_update") {
-      const d = ev.payload.delta;
-      if ((d.type === "text_delta" || d.type === "thinking_delta") && d.contentIndex !== undefined) {
-        out.merge = {
-          key: `${d.type}:${d.contentIndex}`,
-          sessionId: this.record.id,
-          epoch: this.epoch,
-          deltaType: d.type,
-          contentIndex: d.contentIndex,
-          text: d.delta ?? "",
-        };
-      }
-    }
+    const out = outboundEvent(this.record.id, this.epoch, seq, ev);
     this.ring.push(out);
     for (const s of this.subs) s.push(out);
     return out;
@@ -192,7 +161,7 @@ export class LiveSession {
    * Without sinceSeq: live events from now on. With sinceSeq: "ok" and every buffered event after
    * it, or "gap" when some of them are no longer buffered (or sinceSeq is from the future).
    */
-  subscribe(sinceSeq?: number, level: AttachLevel = "full"): Subscription {
+  subscribe(sinceSeq?: number, level: AttachLevel = "full", traits?: SubscriberTraits): Subscription {
     let verdict: ReplayVerdict = "none";
     let replay: OutboundEvent[] = [];
     if (sinceSeq !== undefined) {
@@ -206,9 +175,35 @@ export class LiveSession {
     }
     const resend = this.deps.permissions?.pendingFrames() ?? [];
     if (this.status === "interrupted" && this.interruptedFrame) resend.push(this.interruptedFrame);
-    const sub = new Subscription(verdict, replay, (s) => this.subs.delete(s), resend, level);
+    const detach = (s: Subscription): void => {
+      this.subs.delete(s);
+      if (s.traits.native) this.refreshNativeTools();
+    };
+    const fromSeq = sinceSeq ?? this.seq;
+    const sub = new Subscription({
+      verdict,
+      replay,
+      detach,
+      resend,
+      level,
+      fromSeq,
+      ...(traits && { traits }),
+    });
     this.subs.add(sub);
+    if (traits?.native) this.refreshNativeTools();
     return sub;
+  }
+
+  /** Whether an attached client said it answers permission requests. */
+  get canAnswerPermissions(): boolean {
+    for (const s of this.subs) if (s.traits.permissionRequests) return true;
+    return false;
+  }
+
+  private refreshNativeTools(): void {
+    if (this.disposed || this.disposing) return;
+    const clients = [...this.subs].reverse().flatMap((s) => (s.traits.native ? [s.traits.native] : []));
+    this.native?.update(clients);
   }
 
   private setStatus(status: SessionStatus, reason?: string): void {
@@ -353,24 +348,12 @@ export class LiveSession {
   }
 
   state(): SessionState {
-    const model = this.agent.model;
-    return {
-      sessionId: this.record.id,
-      name: this.record.name,
-      model: model ? modelInfo(model) : null,
-      thinkingLevel: this.agent.thinkingLevel as ThinkingLevel,
-      status: this.status,
-      isStreaming: this.agent.isStreaming,
-      isCompacting: this.agent.isCompacting,
-      messageCount: this.agent.messages.length,
-      pendingMessageCount: this.agent.pendingMessageCount,
-      steering: [...this.agent.getSteeringMessages()],
-      followUp: [...this.agent.getFollowUpMessages()],
-      seq: this.seq,
-      epoch: this.epoch,
-      worktree: this.record.worktree,
-      branch: this.record.branch,
-    };
+    return sessionState(this.record, this.agent, { status: this.status, seq: this.seq, epoch: this.epoch });
+  }
+
+  /** The session's model as session.attach reports it. */
+  currentModel(): ModelSummary | undefined {
+    return this.agent.model ? modelSummary(this.agent.model) : undefined;
   }
 
   /** The conversation, or with limit the `limit` messages before index `before` (default: the end). */
@@ -379,7 +362,7 @@ export class LiveSession {
     const end = Math.min(params.before ?? all.length, all.length);
     const start = params.limit === undefined ? 0 : Math.max(0, end - params.limit);
     return {
-      messages: all.slice(start, end),
+      messages: params.raw === true ? all.slice(start, end) : all.slice(start, end).map(portableMessage),
       total: all.length,
       start,
       nextBefore: start > 0 ? start : null,
@@ -404,7 +387,10 @@ export class LiveSession {
       model: this.record.model,
       thinkingLevel: this.record.thinkingLevel,
     });
-    this.emit({ type: "model_changed", payload: { provider: model.provider, modelId: model.id } });
+    this.emit({
+      type: "model_changed",
+      payload: { model: modelSummary(model), provider: model.provider, modelId: model.id },
+    });
     return { model: modelInfo(model) };
   }
 

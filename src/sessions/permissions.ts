@@ -21,7 +21,12 @@ import type {
   PermissionRequest,
 } from "../protocol/permissions.js";
 import type { AuditLog, AuditRecord } from "../store/audit.js";
-import { permissionTimeoutMs, securityProfile, type ServerConfig } from "../store/config.js";
+import {
+  permissionTimeoutMs,
+  securityProfile,
+  type ServerConfig,
+  unanswerablePermissions,
+} from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
 import type { PermissionRequestsStore } from "../store/permission-requests.js";
 import type { RulesStore } from "../store/rules.js";
@@ -46,6 +51,8 @@ export interface GateSession {
   workspace: string | null;
   worktree: string;
   emit(ev: SessionEvent): OutboundEvent | undefined;
+  /** Whether an attached client said it answers permission requests. */
+  canAsk(): boolean;
 }
 
 export interface ToolCall {
@@ -228,6 +235,15 @@ export class PermissionBroker {
       return { block: true, reason: why };
     }
     if (signal?.aborted) return { block: true, reason: "The turn was aborted; the tool call did not run." };
+    if (!session.canAsk() && unanswerablePermissions(this.lastConfig) === "deny") {
+      // Waiting would stall the turn for timeoutMs with nobody able to answer.
+      const reason = "no attached client can answer permission requests";
+      this.record(audited, { layer: "cancel", decision: "deny", by: "policy", reason, requestId: null });
+      return {
+        block: true,
+        reason: `Not run: pi-server would ask the user first (${verdict.reason}), but ${reason}. Allow it with a rule (pi-server rules add allow ${call.tool} …) or answer from a client that shows permission requests.`,
+      };
+    }
     const { outcome, request } = await this.ask(session, call, verdict, signal);
     const allowed = outcome.decision.startsWith("allow_");
     const layer =

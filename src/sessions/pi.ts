@@ -1,6 +1,6 @@
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import type { Api, Model } from "@mariozechner/pi-ai";
-import type { ModelInfo } from "../protocol/types.js";
+import type { ModelInfo, ModelSummary } from "../protocol/types.js";
 import type { DataPaths } from "../store/paths.js";
 
 export type Sdk = typeof PiSdk;
@@ -39,16 +39,29 @@ export async function loadPi(paths: DataPaths): Promise<PiRuntime> {
   return { sdk, version: sdk.VERSION, authStorage, modelRegistry };
 }
 
+/** pi's model object as its RPC mode reports it; built field by field so `headers` (keys) never leave. */
 export function modelInfo(m: PiModel): ModelInfo {
   return {
-    provider: m.provider,
     id: m.id,
     name: m.name,
+    api: m.api,
+    provider: m.provider,
+    baseUrl: m.baseUrl,
     reasoning: m.reasoning,
     input: [...m.input],
-    contextWindow: m.contextWindow,
-    maxTokens: m.maxTokens,
+    cost: {
+      input: m.cost.input,
+      output: m.cost.output,
+      cacheRead: m.cost.cacheRead,
+      cacheWrite: m.cost.cacheWrite,
+    },
+    contextWindow: Math.round(m.contextWindow),
+    maxTokens: Math.round(m.maxTokens),
   };
+}
+
+export function modelSummary(m: PiModel): ModelSummary {
+  return { id: m.id, name: m.name, provider: m.provider };
 }
 
 export function modelKey(m: PiModel): string {

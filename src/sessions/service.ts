@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { ProtocolError } from "../protocol/errors.js";
-import type { ParamsOf } from "../protocol/methods.js";
+import type { ParamsOf, ResultOf } from "../protocol/methods.js";
 import type { ModelInfo, SessionInfo, ThinkingLevel } from "../protocol/types.js";
 import { deleteBranch, git, uncommittedChanges, worktreeRemove } from "../repos/git.js";
 import { checkRepo, readReposFile, ReposFileError } from "../repos/repos.js";
@@ -17,8 +17,14 @@ import { LiveSession } from "./live-session.js";
 import type { PermissionBroker } from "./permissions.js";
 import { SessionGit } from "./session-git.js";
 import { sessionRuntime } from "./session-runtime.js";
-import { openAgentSession } from "./agent-session.js";
+import type * as PiSdk from "@mariozechner/pi-coding-agent";
+import { baseTools, openAgentSession } from "./agent-session.js";
 import { type PiModel, type PiRuntime, modelInfo, modelKey, parseModelKey } from "./pi.js";
+import { checkCreateParams, defaultName } from "./create-params.js";
+import { commitLeftovers, type Preserved, preserveChanges } from "./preserve.js";
+import { sessionInfo } from "./views.js";
+import type { NativeCalls } from "./native-calls.js";
+import { NativeToolHost, nativeToolsExtension } from "./native-tools.js";
 
 export interface SessionServiceDeps {
   paths: DataPaths;
@@ -31,6 +37,8 @@ export interface SessionServiceDeps {
   permissions: PermissionBroker;
   /** Whether the tool sandbox works on this machine (asked before sandboxed sessions start). */
   sandboxCheck: () => Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** Native tool calls in flight, answered by the connections that offered the tools. */
+  nativeCalls: NativeCalls;
 }
 
 /** A session made before sessions had repositories of their own: a linked worktree of the user's repo. */
@@ -67,7 +75,7 @@ export class SessionService {
   }
 
   list(): SessionInfo[] {
-    return this.deps.index.list().map((r) => this.live.get(r.id)?.info() ?? this.offlineInfo(r));
+    return this.deps.index.list().map((r) => this.live.get(r.id)?.info() ?? sessionInfo(r));
   }
 
   availableModels(): ModelInfo[] {
@@ -149,7 +157,8 @@ export class SessionService {
     params: ParamsOf<"session.create">,
     createdBy: string | null,
   ): Promise<LiveSession> {
-    const model = this.resolveModel(params.model);
+    const { mode, modelKey: chosenModel } = checkCreateParams(params);
+    const model = this.resolveModel(chosenModel);
     const repo = params.repoId === undefined ? undefined : await this.findRepo(params.repoId);
     await this.assertRuntime();
 
@@ -174,7 +183,7 @@ export class SessionService {
     const now = Date.now();
     const record: SessionRecord = {
       id,
-      name: params.name ?? (repo ? `${repo.name} ${id.slice(0, 6)}` : `scratch ${id.slice(0, 6)}`),
+      name: params.name ?? defaultName(mode, repo?.name, id),
       repoId: repo?.id ?? null,
       worktree,
       branch,
@@ -187,6 +196,8 @@ export class SessionService {
       lastSeq: 0,
       seqReserved: 0,
       createdBy,
+      mode,
+      systemPrompt: params.systemPrompt ?? null,
     };
     let live: LiveSession;
     try {
@@ -251,10 +262,13 @@ export class SessionService {
         workspace: record.repoId,
         worktree: record.worktree,
         emit: (ev) => live.emit(ev),
+        canAsk: () => live.canAnswerPermissions,
       };
     });
     const runtime = this.runtimeFor(record);
+    const nativeApi: { api?: PiSdk.ExtensionAPI } = {};
     const session = await openAgentSession({
+      extensions: [nativeToolsExtension(nativeApi)],
       pi: this.deps.pi,
       paths: this.deps.paths,
       record,
@@ -273,6 +287,8 @@ export class SessionService {
       runtime,
       // The user's repo sees the session's branch after every turn, moved there by the server.
       afterTurn: sessionGit ? () => void this.exportBranch(record.id, sessionGit) : undefined,
+      nativeTools: (frame) =>
+        new NativeToolHost(nativeApi, session, baseTools(record), this.deps.nativeCalls, frame),
     });
     return ref.live;
   }
@@ -350,25 +366,24 @@ export class SessionService {
     }
   }
 
-  async delete(
-    params: ParamsOf<"session.delete">,
-  ): Promise<{ branchKept: string | null; historyKept: string | null }> {
+  async delete(params: ParamsOf<"session.delete">): Promise<Omit<ResultOf<"session.delete">, "deleted">> {
     const record = this.deps.index.get(params.sessionId);
     if (!record || this.deleting.has(record.id)) {
       throw new ProtocolError("not_found", `no session ${params.sessionId}`);
     }
     const force = params.force === true;
-    const live = this.live.get(record.id);
-    if (live?.isBusy && !force) {
-      throw new ProtocolError("conflict", "the agent is running; abort it first or pass force");
-    }
-    if (!force && existsSync(record.worktree)) {
+    // Without force nothing is lost: changes are kept (preserveChanges), so only asking to delete
+    // where they would be kept is refused.
+    const keptIn = record.branch ? params.deleteBranch === true : params.deleteHistory === true;
+    if (!force && keptIn && existsSync(record.worktree)) {
       const changes = await this.uncommitted(record);
       if (changes.length > 0) {
+        const where = record.branch ? "deleteBranch" : "deleteHistory";
         throw new ProtocolError(
           "conflict",
-          `the worktree has ${changes.length} uncommitted change(s); commit them or pass force`,
+          `the worktree has ${changes.length} uncommitted change(s) that ${where} would lose; drop ${where} to keep them, or pass force`,
           { changes: changes.slice(0, 50) },
+          changes.slice(0, 50).join("\n"),
         );
       }
     }
@@ -397,12 +412,15 @@ export class SessionService {
     record: SessionRecord,
     params: ParamsOf<"session.delete">,
     force: boolean,
-  ): Promise<{ branchKept: string | null; historyKept: string | null }> {
+  ): Promise<Omit<ResultOf<"session.delete">, "deleted">> {
     const loading = this.loading.get(record.id);
     if (loading) await loading.catch(() => undefined);
+    // A running turn is aborted; what it did so far is in the history, which is kept by default.
     await this.live.get(record.id)?.dispose({ type: "session_deleted", payload: {} });
     this.live.delete(record.id);
     let branchKept = record.branch;
+    const sessionDir = dirname(record.piSessionFile);
+    let preserved: Preserved = { committed: null, filesKept: null };
     const sessionGit = existsSync(record.worktree) ? this.sessionGit(record) : undefined;
     if (sessionGit && record.repoId) {
       const mirror = mirrorPath(this.deps.paths.mirrors, record.repoId);
@@ -413,11 +431,14 @@ export class SessionService {
         await deleteSessionBranch(mirror, userRepo, record.branch as string);
         branchKept = null;
       } else {
-        // What the agent committed since the last turn reaches the branch before the repo goes.
+        // Uncommitted work is committed (inside the sandbox) and leaves with the rest: what the agent
+        // committed since the last turn reaches the branch before the repo goes.
+        if (!force) preserved = await commitLeftovers(sessionGit, record);
         await this.exportBranch(record.id, sessionGit);
       }
       rmSync(record.worktree, { recursive: true, force: true });
     } else {
+      if (!force) preserved = await preserveChanges(record.worktree, record.branch, record.id, sessionDir);
       const repoPath = await this.removeWorktree(record, force);
       if (record.branch && params.deleteBranch && repoPath) {
         await deleteBranch(repoPath, record.branch);
@@ -425,15 +446,14 @@ export class SessionService {
       }
     }
     this.gits.delete(record.id);
-    const sessionDir = dirname(record.piSessionFile);
     let historyKept: string | null = existsSync(record.piSessionFile) ? record.piSessionFile : null;
-    if (params.deleteHistory || historyKept === null) {
+    if (params.deleteHistory || (historyKept === null && preserved.filesKept === null)) {
       rmSync(sessionDir, { recursive: true, force: true });
       historyKept = null;
     }
     this.deps.index.remove(record.id);
     this.deps.permissions.forgetSession(record.id);
-    return { branchKept, historyKept };
+    return { branchKept, historyKept, ...preserved };
   }
 
   /** Removes a scratch dir or a legacy linked worktree; returns the user's repository for the latter. */
@@ -449,24 +469,6 @@ export class SessionService {
     const repoPath = resolve(common, "..");
     await this.withRepoLock(repoPath, () => worktreeRemove(repoPath, record.worktree, force));
     return repoPath;
-  }
-
-  private offlineInfo(r: SessionRecord): SessionInfo {
-    return {
-      id: r.id,
-      name: r.name,
-      repoId: r.repoId,
-      worktree: r.worktree,
-      branch: r.branch,
-      model: r.model,
-      thinkingLevel: r.thinkingLevel as ThinkingLevel,
-      piSessionFile: r.piSessionFile,
-      createdAt: r.createdAt,
-      lastActivity: r.lastActivity,
-      status: r.status,
-      loaded: false,
-      seq: Math.max(r.lastSeq, r.seqReserved),
-    };
   }
 
   async close(): Promise<void> {

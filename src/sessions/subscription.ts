@@ -1,7 +1,16 @@
+import type { NativeClient } from "./native-tools.js";
 import type { OutboundEvent } from "./replay-ring.js";
 
 export type ReplayVerdict = "none" | "ok" | "gap";
 export type AttachLevel = "full" | "lifecycle";
+
+/** What the attached client said it can do, in its hello. */
+export interface SubscriberTraits {
+  /** It answers permission_request events. */
+  permissionRequests: boolean;
+  /** The tools it runs for the agent, if any. */
+  native?: NativeClient;
+}
 
 /** Streaming pieces a "lifecycle" subscriber does without; every *_end, status and permission event still flows. */
 const DELTA_TYPES = new Set(["message_update", "tool_execution_update"]);
@@ -15,14 +24,33 @@ export class Subscription {
   private listener: ((e: OutboundEvent) => void) | undefined;
   private isClosed = false;
 
-  constructor(
-    readonly verdict: ReplayVerdict,
-    private readonly replay: OutboundEvent[],
-    private readonly detach: (s: Subscription) => void,
-    /** Events sent again (same seq) to this connection only: pending permission requests, an interrupted status. */
-    private readonly resend: OutboundEvent[] = [],
-    readonly level: AttachLevel = "full",
-  ) {}
+  readonly verdict: ReplayVerdict;
+  readonly level: AttachLevel;
+  readonly traits: SubscriberTraits;
+  /** The last seq the client had when it subscribed: its sinceSeq, or the session's seq then. */
+  readonly fromSeq: number;
+  private readonly replay: OutboundEvent[];
+  private readonly detach: (s: Subscription) => void;
+  /** Events sent again (same seq) to this connection only: pending permission requests, an interrupted status. */
+  private readonly resend: OutboundEvent[];
+
+  constructor(o: {
+    verdict: ReplayVerdict;
+    replay: OutboundEvent[];
+    detach: (s: Subscription) => void;
+    resend?: OutboundEvent[];
+    level?: AttachLevel;
+    traits?: SubscriberTraits;
+    fromSeq: number;
+  }) {
+    this.verdict = o.verdict;
+    this.replay = o.replay;
+    this.detach = o.detach;
+    this.resend = o.resend ?? [];
+    this.level = o.level ?? "full";
+    this.traits = o.traits ?? { permissionRequests: true };
+    this.fromSeq = o.fromSeq;
+  }
 
   get replayCount(): number {
     return this.replay.length;

@@ -1,23 +1,50 @@
-import type { AssistantDelta, SessionEvent } from "../protocol/events.js";
+import type { AssistantMessageEvent, PayloadOf, SessionEvent } from "../protocol/events.js";
 import type { AgentSessionEvent } from "./pi.js";
 
 type PiAssistantEvent = Extract<AgentSessionEvent, { type: "message_update" }>["assistantMessageEvent"];
 
+/** The id and name of the tool call at contentIndex, which pi keeps only in the growing `partial`. */
+function toolCallAt(e: PiAssistantEvent & { contentIndex: number }): { id?: string; name?: string } {
+  const block = (e as { partial?: { content?: unknown[] } }).partial?.content?.[e.contentIndex] as
+    { type?: string; id?: unknown; name?: unknown } | undefined;
+  if (block?.type !== "toolCall") return {};
+  return {
+    ...(typeof block.id === "string" && { id: block.id }),
+    ...(typeof block.name === "string" && { name: block.name }),
+  };
+}
+
 /** Keeps what is new in this piece; drops pi's accumulated `partial`, which grows with every token. */
-function delta(e: PiAssistantEvent): AssistantDelta {
+function assistantEvent(e: PiAssistantEvent): AssistantMessageEvent {
   switch (e.type) {
     case "start":
       return { type: "start" };
     case "text_start":
     case "thinking_start":
-    case "toolcall_start":
     case "text_end":
     case "thinking_end":
       return { type: e.type, contentIndex: e.contentIndex };
+    case "toolcall_start": {
+      const call = toolCallAt(e);
+      return {
+        type: e.type,
+        contentIndex: e.contentIndex,
+        ...(call.id !== undefined && { toolCallId: call.id }),
+        ...(call.name !== undefined && { toolName: call.name }),
+      };
+    }
     case "text_delta":
     case "thinking_delta":
-    case "toolcall_delta":
       return { type: e.type, contentIndex: e.contentIndex, delta: e.delta };
+    case "toolcall_delta": {
+      const call = toolCallAt(e);
+      return {
+        type: e.type,
+        contentIndex: e.contentIndex,
+        delta: e.delta,
+        ...(call.id !== undefined && { toolCallId: call.id }),
+      };
+    }
     case "toolcall_end":
       return { type: e.type, contentIndex: e.contentIndex, toolCall: e.toolCall };
     case "done":
@@ -26,13 +53,26 @@ function delta(e: PiAssistantEvent): AssistantDelta {
   }
 }
 
+/** A run failed when its last assistant message ended on a provider error; an abort is not a failure. */
+function agentEnd(messages: readonly unknown[] | undefined): PayloadOf<"agent_end"> {
+  const list = messages ?? [];
+  const last = [...list].reverse().find((m) => (m as { role?: unknown }).role === "assistant") as
+    { stopReason?: unknown; errorMessage?: unknown } | undefined;
+  if (last?.stopReason !== "error") return { messageCount: list.length, success: true };
+  const message =
+    typeof last.errorMessage === "string" && last.errorMessage.length > 0
+      ? last.errorMessage
+      : "the model provider returned an error";
+  return { messageCount: list.length, success: false, error: { code: "provider_error", message } };
+}
+
 /** pi's AgentSessionEvent → the protocol's session event, or undefined for events not forwarded. */
 export function translate(e: AgentSessionEvent): SessionEvent | undefined {
   switch (e.type) {
     case "agent_start":
       return { type: "agent_start", payload: {} };
     case "agent_end":
-      return { type: "agent_end", payload: { messageCount: e.messages?.length ?? 0 } };
+      return { type: "agent_end", payload: agentEnd(e.messages) };
     case "turn_start":
       return { type: "turn_start", payload: {} };
     case "turn_end":
@@ -40,7 +80,10 @@ export function translate(e: AgentSessionEvent): SessionEvent | undefined {
     case "message_start":
       return { type: "message_start", payload: { message: e.message } };
     case "message_update":
-      return { type: "message_update", payload: { delta: delta(e.assistantMessageEvent) } };
+      return {
+        type: "message_update",
+        payload: { assistantMessageEvent: assistantEvent(e.assistantMessageEvent) },
+      };
     case "message_end":
       return { type: "message_end", payload: { message: e.message } };
     case "tool_execution_start":

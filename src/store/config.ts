@@ -59,6 +59,11 @@ export const ServerConfig = Type.Object(
         {
           /** How long a permission request waits for an answer before the tool call is denied. */
           timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 24 * 60 * 60 * 1000 })),
+          /**
+           * When no attached client answers permission requests (e.g. the Pi Mobile app): "deny" the
+           * call at once with the reason in its tool result, or "wait" for timeoutMs.
+           */
+          unanswerable: Type.Optional(Type.Union([Type.Literal("deny"), Type.Literal("wait")])),
         },
         { additionalProperties: false },
       ),
@@ -81,6 +86,8 @@ export const ServerConfig = Type.Object(
           maxUnauthenticatedPerAddress: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
           maxPreHelloBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024 })),
           upgradeTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+          nativeToolTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 60 * 60 * 1000 })),
+          resumeWindowSec: Type.Optional(Type.Integer({ minimum: 0, maximum: 24 * 60 * 60 })),
         },
         { additionalProperties: false },
       ),
@@ -115,6 +122,10 @@ export interface Limits {
   maxPreHelloBytes: number;
   /** Time a new socket has to send a complete HTTP request head (WebSocket upgrades included). */
   upgradeTimeoutMs: number;
+  /** How long a native tool call waits for the client's answer. */
+  nativeToolTimeoutMs: number;
+  /** How long a dropped connection's attachments are kept for hello.resume. */
+  resumeWindowSec: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -133,6 +144,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxUnauthenticatedPerAddress: 16,
   maxPreHelloBytes: 64 * 1024,
   upgradeTimeoutMs: 10_000,
+  nativeToolTimeoutMs: 120_000,
+  resumeWindowSec: 600,
 };
 
 export class ConfigError extends Error {
@@ -216,6 +229,10 @@ export const DEFAULT_PERMISSION_TIMEOUT_MS = 10 * 60 * 1000;
 
 export function permissionTimeoutMs(config: ServerConfig): number {
   return config.permissions?.timeoutMs ?? DEFAULT_PERMISSION_TIMEOUT_MS;
+}
+
+export function unanswerablePermissions(config: ServerConfig): "deny" | "wait" {
+  return config.permissions?.unanswerable ?? "deny";
 }
 
 export function resolveLimits(config: ServerConfig, overrides: Partial<Limits> = {}): Limits {

@@ -87,6 +87,8 @@ const MIGRATIONS: string[] = [
   // role: what a device token may do beyond using sessions ('admin': rules, every audit entry, any session).
   `ALTER TABLE sessions ADD COLUMN created_by TEXT;
    ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'));`,
+  `ALTER TABLE sessions ADD COLUMN mode TEXT NOT NULL DEFAULT 'code';
+   ALTER TABLE sessions ADD COLUMN system_prompt TEXT;`,
 ];
 
 export function openDb(file: string): Db {

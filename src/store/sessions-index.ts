@@ -1,6 +1,7 @@
 import type { Db } from "./db.js";
 
 export type IndexedStatus = "idle" | "running" | "interrupted";
+export type IndexedMode = "code" | "chat";
 
 export interface SessionRecord {
   id: string;
@@ -20,6 +21,9 @@ export interface SessionRecord {
   seqReserved: number;
   /** Token id of the principal that created the session; null for sessions older than the column. */
   createdBy: string | null;
+  mode: IndexedMode;
+  /** Appended to pi's system prompt (a chat persona); null for none. */
+  systemPrompt: string | null;
 }
 
 interface Row {
@@ -37,6 +41,8 @@ interface Row {
   last_seq: number;
   seq_reserved: number;
   created_by: string | null;
+  mode: IndexedMode;
+  system_prompt: string | null;
 }
 
 function fromRow(r: Row): SessionRecord {
@@ -55,6 +61,8 @@ function fromRow(r: Row): SessionRecord {
     lastSeq: r.last_seq,
     seqReserved: r.seq_reserved,
     createdBy: r.created_by,
+    mode: r.mode,
+    systemPrompt: r.system_prompt,
   };
 }
 
@@ -66,9 +74,9 @@ export class SessionsIndex {
     this.db
       .prepare(
         `INSERT INTO sessions (id, name, repo_id, worktree, branch, model, thinking_level, pi_session_file,
-           created_at, last_activity, status, last_seq, seq_reserved, created_by)
+           created_at, last_activity, status, last_seq, seq_reserved, created_by, mode, system_prompt)
          VALUES (@id, @name, @repoId, @worktree, @branch, @model, @thinkingLevel, @piSessionFile,
-           @createdAt, @lastActivity, @status, @lastSeq, @seqReserved, @createdBy)`,
+           @createdAt, @lastActivity, @status, @lastSeq, @seqReserved, @createdBy, @mode, @systemPrompt)`,
       )
       .run({ createdBy: null, ...s });
   }

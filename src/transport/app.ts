@@ -6,7 +6,14 @@ import type { Logger } from "pino";
 import { Type } from "typebox";
 import type { Identity } from "../pairing/identity.js";
 import type { PairingService } from "../pairing/pairing.js";
-import { CloseCode, ProtocolError } from "../protocol/errors.js";
+import {
+  CloseCode,
+  type ErrorBody,
+  type ErrorCode,
+  type ErrorData,
+  errorBody as protocolErrorBody,
+  ProtocolError,
+} from "../protocol/errors.js";
 import type { ServerInfo } from "../protocol/types.js";
 import { checker, formatIssues } from "../protocol/validate.js";
 import { type AdmissionOptions, ConnectionAdmission } from "./admission.js";
@@ -14,6 +21,9 @@ import { type Authenticator, bearerToken } from "./auth.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
 import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./guards.js";
 import type { Handlers } from "./handlers.js";
+import { ResumeRegistry } from "./resume.js";
+import type { LiveSession } from "../sessions/live-session.js";
+import type { NativeCalls } from "../sessions/native-calls.js";
 import { newTransportStats, type TransportStats } from "./send-queue.js";
 
 export interface AppDeps {
@@ -29,6 +39,10 @@ export interface AppDeps {
   https?: { key: string; cert: string };
   /** POST /pair attempts allowed per address per minute. */
   pairRateLimit?: number;
+  openSession: (sessionId: string) => Promise<LiveSession>;
+  nativeCalls: NativeCalls;
+  /** How long a dropped connection's attachments are kept for hello.resume. */
+  resumeWindowSec: number;
 }
 
 export interface App {
@@ -53,8 +67,8 @@ const PairBody = Type.Object(
 );
 const checkPairBody = checker(PairBody);
 
-function errorBody(code: string, message: string, details?: unknown): { error: Record<string, unknown> } {
-  return { error: details === undefined ? { code, message } : { code, message, details } };
+function errorBody(code: ErrorCode, message: string, data?: ErrorData): { error: ErrorBody } {
+  return { error: protocolErrorBody(code, message, data) };
 }
 
 /** HTTP routes and the /rpc WebSocket. */
@@ -81,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const connections = new Set<RpcConnection>();
   const throttle = new AuthThrottle();
   const stats = newTransportStats();
+  const resume = new ResumeRegistry(deps.resumeWindowSec, () => connections);
   let accepting = true;
   const admission = new ConnectionAdmission(deps.admission, deps.log);
   admission.install(fastify.server);
@@ -162,7 +177,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       } catch (err) {
         if (err instanceof ProtocolError) {
           const status = err.code === "invalid_request" ? 400 : 401;
-          return reply.code(status).send(errorBody(err.code, err.message, err.details));
+          return reply.code(status).send(errorBody(err.code, err.message, err.data));
         }
         throw err;
       }
@@ -186,6 +201,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         log: deps.log,
         options: deps.connection,
         stats,
+        resume,
+        openSession: deps.openSession,
+        nativeCalls: deps.nativeCalls,
       },
       header === undefined ? undefined : (bearerToken(header) ?? ""),
       req.ip,

@@ -2,21 +2,31 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Socket } from "node:net";
 import type { WebSocket } from "ws";
-import { PROTOCOL_VERSION, RequestFrame, type RequestId } from "../protocol/envelope.js";
-import { CloseCode, type ErrorCode, ProtocolError } from "../protocol/errors.js";
-import { isMethodName, type MethodName, Methods, type ParamsOf, type ResultOf } from "../protocol/methods.js";
+import { PROTOCOL_VERSION, type RequestFrame, type RequestId } from "../protocol/envelope.js";
+import { CloseCode, type ErrorCode, type ErrorData, errorBody, ProtocolError } from "../protocol/errors.js";
+import { isMethodName, Methods, type ParamsOf } from "../protocol/methods.js";
 import type { ServerInfo } from "../protocol/types.js";
-import { checker, type Checker, formatIssues } from "../protocol/validate.js";
-import type { AttachLevel, LiveSession, OutboundEvent, Subscription } from "../sessions/live-session.js";
+import { formatIssues } from "../protocol/validate.js";
+import { checkRequest, idOf, paramChecker } from "./request-checks.js";
+import type { NativeToolSpec } from "../protocol/native-tools.js";
+import type {
+  AttachLevel,
+  LiveSession,
+  OutboundEvent,
+  SubscriberTraits,
+  Subscription,
+} from "../sessions/live-session.js";
+import type { NativeCalls } from "../sessions/native-calls.js";
 import type { TokenMatch } from "../store/tokens.js";
 import type { Identity } from "../pairing/identity.js";
-import { helloChallenge } from "../protocol/invite.js";
 import { isStorageFull, STORAGE_FULL_MESSAGE } from "../store/storage-errors.js";
 import { capIncomingBytes } from "./admission.js";
 import type { Authenticator } from "./auth.js";
 import type { AuthThrottle } from "./guards.js";
 import type { CallContext, Handlers } from "./handlers.js";
+import { acceptedTools, clientTraits, helloResult, resumeSessions } from "./hello.js";
 import { jsonTooDeep } from "./json-depth.js";
+import type { ConnectionSnapshot, Resumable, ResumeRegistry } from "./resume.js";
 import { SendQueue, type TransportStats } from "./send-queue.js";
 
 export interface ConnectionOptions {
@@ -41,34 +51,25 @@ export interface ConnectionDeps {
   log: Logger;
   options: ConnectionOptions;
   stats: TransportStats;
-}
-
-const checkRequest = checker(RequestFrame);
-const paramCheckers = new Map<MethodName, Checker<Methods[MethodName]["params"]>>();
-function paramChecker(method: MethodName): Checker<Methods[MethodName]["params"]> {
-  let c = paramCheckers.get(method);
-  if (!c) {
-    c = checker(Methods[method].params);
-    paramCheckers.set(method, c);
-  }
-  return c;
-}
-
-function idOf(value: unknown): RequestId | null {
-  const id = (value as { id?: unknown } | null)?.id;
-  if (typeof id === "string" && id.length > 0 && id.length <= 128) return id;
-  if (typeof id === "number" && Number.isInteger(id)) return id;
-  return null;
+  resume: ResumeRegistry;
+  openSession: (sessionId: string) => Promise<LiveSession>;
+  nativeCalls: NativeCalls;
 }
 
 /** One /rpc WebSocket: authentication, validation, dispatch, and the session events it is attached to. */
-export class RpcConnection {
+export class RpcConnection implements Resumable {
   readonly id = randomBytes(8).toString("hex");
   private principal: TokenMatch | undefined;
   private helloDone = false;
+  /** What the client said in hello it can do; attached sessions learn it through their subscription. */
+  private traits: SubscriberTraits = { permissionRequests: false };
+  private nativeTools: NativeToolSpec[] = [];
+  /** Taken over by a resuming connection: its attachments live on there, not in the registry. */
+  private handedOver = false;
   private closed = false;
   /** Set once an unauthenticated socket is being cut off: nothing more it sends is handled. */
   private ending = false;
+  private cleanedUp = false;
   private alive = true;
   private readonly subs = new Map<string, Subscription>();
   private readonly helloTimer: NodeJS.Timeout;
@@ -178,7 +179,7 @@ export class RpcConnection {
       });
     }
     this.subs.get(live.id)?.close();
-    const sub = live.subscribe(sinceSeq, level);
+    const sub = live.subscribe(sinceSeq, level, this.traits);
     this.subs.set(live.id, sub);
     return sub;
   }
@@ -224,11 +225,40 @@ export class RpcConnection {
     return this.queue.drained(timeoutMs);
   }
 
+  private snapshot(): ConnectionSnapshot | undefined {
+    if (!this.principal) return undefined;
+    return {
+      principalId: this.principal.id,
+      attachments: [...this.subs].map(([sessionId, sub]) => ({
+        sessionId,
+        level: sub.level,
+        fromSeq: sub.fromSeq,
+      })),
+      nativeTools: this.nativeTools,
+      permissionRequests: this.traits.permissionRequests,
+    };
+  }
+
+  handOver(): ConnectionSnapshot {
+    const snapshot = this.snapshot() as ConnectionSnapshot;
+    this.handedOver = true;
+    this.log.info("taken over by a resuming connection");
+    this.cleanup();
+    this.ws.terminate();
+    return snapshot;
+  }
+
   private cleanup(): void {
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
+    // Remembered for a successor's hello.resume (a dropped phone reconnects with this id).
+    const snapshot = this.handedOver ? undefined : this.snapshot();
+    if (snapshot) this.deps.resume.remember(this.id, snapshot);
     this.closed = true;
     this.stopCountingBytes();
     clearTimeout(this.helloTimer);
     clearInterval(this.heartbeat);
+    this.deps.nativeCalls.dropConnection(this.id);
     for (const sub of this.subs.values()) sub.close();
     this.subs.clear();
     this.queue.drop();
@@ -255,8 +285,14 @@ export class RpcConnection {
     this.send(JSON.stringify({ v: PROTOCOL_VERSION, kind: "response", id, ok: true, result }));
   }
 
-  private sendError(id: RequestId | null, code: ErrorCode, message: string, details?: unknown): void {
-    const error = details === undefined ? { code, message } : { code, message, details };
+  private sendError(
+    id: RequestId | null,
+    code: ErrorCode,
+    message: string,
+    data?: ErrorData,
+    details?: string,
+  ): void {
+    const error = errorBody(code, message, data, details);
     this.send(JSON.stringify({ v: PROTOCOL_VERSION, kind: "response", id, ok: false, error }));
   }
 
@@ -321,16 +357,18 @@ export class RpcConnection {
       const spec = Methods[method];
       const params = paramChecker(method)(req.params ?? {});
       if (!params.ok) {
+        const text = formatIssues(params.issues);
         throw new ProtocolError(
           "invalid_request",
-          `invalid params for ${method}: ${formatIssues(params.issues)}`,
+          `invalid params for ${method}: ${text}`,
           {
             issues: params.issues,
           },
+          text,
         );
       }
       if (method === "hello") {
-        this.sendResult(id, this.hello(params.value as ParamsOf<"hello">));
+        await this.hello(id, params.value as ParamsOf<"hello">);
         return;
       }
       if (spec.scoped && req.sessionId === undefined) {
@@ -340,6 +378,7 @@ export class RpcConnection {
       const principal = this.principal;
       if (!principal) throw new ProtocolError("unauthorized", "not authenticated");
       const ctx: CallContext = {
+        connectionId: this.id,
         principal,
         sessionId: req.sessionId ?? "",
         attachable: () => this.attachable(),
@@ -368,7 +407,7 @@ export class RpcConnection {
       for (const sub of started) sub.start(this.sendEvent);
     } catch (err) {
       if (err instanceof ProtocolError) {
-        this.sendError(id, err.code, err.message, err.details);
+        this.sendError(id, err.code, err.message, err.data, err.details);
         if (!this.helloDone && err.code === "unauthorized")
           this.terminateAfterSend(CloseCode.unauthorized, "unauthorized");
         if (!this.helloDone && err.code === "limit_exceeded") {
@@ -388,7 +427,7 @@ export class RpcConnection {
     }
   }
 
-  private hello(params: ParamsOf<"hello">): ResultOf<"hello"> {
+  private async hello(id: RequestId, params: ParamsOf<"hello">): Promise<void> {
     if (!this.principal) {
       this.principal = this.authenticate(params.token);
       if (!this.principal) throw new ProtocolError("unauthorized", "invalid or missing token");
@@ -397,20 +436,31 @@ export class RpcConnection {
     clearTimeout(this.helloTimer);
     this.stopCountingBytes();
     this.onAuthenticated();
-    const server = this.deps.info();
-    const { serverId, publicKey } = this.deps.identity;
-    return {
+    const previous = params.resume
+      ? this.deps.resume.take(params.resume.connectionId, this.principal.id)
+      : undefined;
+    const offered = acceptedTools(params, previous);
+    this.nativeTools = offered.accepted;
+    this.traits = clientTraits(params, previous, offered.accepted, this.id, (data) => this.send(data));
+    let resumed: Awaited<ReturnType<typeof resumeSessions>> | undefined;
+    if (params.resume) {
+      resumed = await resumeSessions(
+        { open: this.deps.openSession, attach: (live, since, level) => this.attach(live, since, level) },
+        params.resume,
+        previous,
+      );
+    }
+    const result = helloResult({
       connectionId: this.id,
-      server,
-      capabilities: server.capabilities,
-      principal: { kind: this.principal.kind, name: this.principal.name },
-      identity: {
-        serverId,
-        publicKey,
-        ...(params.nonce !== undefined && {
-          signature: this.deps.identity.sign(helloChallenge(params.nonce, serverId)),
-        }),
-      },
-    };
+      server: this.deps.info(),
+      replayWindowSec: this.deps.resume.windowSec,
+      principal: this.principal,
+      identity: this.deps.identity,
+      params,
+      tools: offered,
+      resume: resumed?.result,
+    });
+    this.sendResult(id, result);
+    for (const sub of resumed?.started ?? []) sub.start(this.sendEvent);
   }
 }

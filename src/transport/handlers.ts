@@ -2,13 +2,16 @@ import { ProtocolError } from "../protocol/errors.js";
 import type { MethodName, ParamsOf, ResultOf } from "../protocol/methods.js";
 import { listRepos, ReposFileError } from "../repos/repos.js";
 import type { AttachLevel, LiveSession, Subscription } from "../sessions/live-session.js";
+import type { NativeCalls } from "../sessions/native-calls.js";
 import type { PermissionBroker } from "../sessions/permissions.js";
+import { getDefaultModel, setDefaultModel } from "../sessions/default-model.js";
 import type { SessionService } from "../sessions/service.js";
 import type { SessionsIndex } from "../store/sessions-index.js";
 import type { TokenMatch, TokenStore } from "../store/tokens.js";
 
 /** What a handler may do to the connection that called it. */
 export interface CallContext {
+  connectionId: string;
   /** Who is calling: the owner or a paired device. */
   principal: TokenMatch;
   /** The envelope's sessionId; present for every method marked `scoped`. */
@@ -23,12 +26,15 @@ export interface CallContext {
 export interface HandlerDeps {
   sessions: SessionService;
   reposFile: string;
+  /** config.json, where get/set_default_model read and write defaultModel. */
+  configFile: string;
   tokens: TokenStore;
   /** Closes the open connections of revoked tokens. */
   onRevoked: (tokenIds: string[]) => void;
   permissions: PermissionBroker;
   /** Who created each session, for the creator-or-admin checks. */
   index: Pick<SessionsIndex, "get">;
+  nativeCalls: NativeCalls;
 }
 
 function ownerOnly(ctx: CallContext): void {
@@ -86,13 +92,17 @@ export type Handlers = { [M in Exclude<MethodName, "hello">]: Handler<M> };
 export function createHandlers({
   sessions,
   reposFile,
+  configFile,
   tokens,
   onRevoked,
   permissions,
   index,
+  nativeCalls,
 }: HandlerDeps): Handlers {
   const access = roles(tokens, index);
   const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
+  const findModel = (provider: string, modelId: string): ReturnType<SessionService["findModel"]> =>
+    sessions.findModel(provider, modelId);
   return {
     "repos.list": async () => {
       try {
@@ -111,7 +121,7 @@ export function createHandlers({
       }
       const live = await sessions.create(params, ctx.principal.id);
       ctx.attach(live);
-      return { session: live.info() };
+      return { sessionId: live.id, session: live.info() };
     },
     "session.list": () => ({ sessions: sessions.list() }),
     "devices.list": (_params, ctx) => {
@@ -134,15 +144,28 @@ export function createHandlers({
     "session.attach": async (params, ctx) => {
       const live = await sessions.open(params.sessionId);
       const sub = ctx.attach(live, params.sinceSeq, params.level);
+      const currentModel = live.currentModel();
       return {
+        ok: true,
         session: live.info(),
         seq: live.currentSeq,
         epoch: live.epoch,
         replay: sub.verdict,
         replayed: sub.replayCount,
+        ...(currentModel && { currentModel }),
       };
     },
-    "session.detach": (params, ctx) => ({ detached: ctx.detach(params.sessionId) }),
+    "session.detach": (params, ctx) => {
+      // The Pi Mobile app names the session it leaves only in the envelope.
+      const sessionId = params.sessionId ?? (ctx.sessionId === "" ? undefined : ctx.sessionId);
+      if (sessionId === undefined) {
+        throw new ProtocolError(
+          "invalid_request",
+          "session.detach needs params.sessionId or the envelope's sessionId",
+        );
+      }
+      return { detached: ctx.detach(sessionId) };
+    },
     "session.delete": async (params, ctx) => {
       access.requireCreatorOrAdmin(ctx, params.sessionId, "deleting");
       return { deleted: true, ...(await sessions.delete(params)) };
@@ -151,11 +174,22 @@ export function createHandlers({
     steer: async (params, ctx) => (await scoped(ctx)).queue("steer", params),
     follow_up: async (params, ctx) => (await scoped(ctx)).queue("follow_up", params),
     abort: async (_params, ctx) => (await scoped(ctx)).abort(),
-    get_state: async (_params, ctx) => ({ state: (await scoped(ctx)).state() }),
+    get_state: async (_params, ctx) => (await scoped(ctx)).state(),
     get_messages: async (params, ctx) => (await scoped(ctx)).messages(params),
     get_available_models: () => ({ models: sessions.availableModels() }),
     set_model: async (params, ctx) => (await scoped(ctx)).setModel(params.provider, params.modelId),
     set_thinking_level: async (params, ctx) => (await scoped(ctx)).setThinkingLevel(params.level),
+    native_tool_response: (params, ctx) => {
+      nativeCalls.respond(ctx.connectionId, params);
+      return { accepted: true };
+    },
+    get_default_model: () => {
+      const defaultModel = getDefaultModel(configFile, findModel);
+      return defaultModel ? { defaultModel } : {};
+    },
+    set_default_model: (params) => ({
+      defaultModel: setDefaultModel(configFile, findModel, params.provider, params.modelId),
+    }),
     ...permissionHandlers(permissions, access),
   };
 }

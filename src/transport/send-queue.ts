@@ -185,6 +185,6 @@ function render(item: Item): string {
     seq: m.seq,
     firstSeq: m.firstSeq,
     type: "message_update",
-    payload: { delta: { type: m.deltaType, contentIndex: m.contentIndex, delta: m.text } },
+    payload: { assistantMessageEvent: { type: m.deltaType, contentIndex: m.contentIndex, delta: m.text } },
   });
 }
