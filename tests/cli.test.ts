@@ -113,11 +113,38 @@ describe("pi-server CLI", () => {
         body: JSON.stringify({ pairingToken: invite.invite.pairingToken }),
       })
     ).json()) as { token: string };
+    // A Pi Mobile link: the app appends /rpc and sends a hello without any token.
+    const link = JSON.parse(
+      (
+        await cli([
+          "pair",
+          "--pi-mobile",
+          "--json",
+          "--host",
+          "127.0.0.1",
+          "--name",
+          "phone",
+          "--data-dir",
+          dataDir,
+        ])
+      ).stdout,
+    ) as { url: string };
+    const port = new URL(url).port;
+    const linkToken = new RegExp(`^ws://127\\.0\\.0\\.1:${port}/d/([A-Za-z0-9_-]{43})$`).exec(link.url)?.[1];
+    expect(linkToken, link.url).toBeTruthy();
+    const app = await PiClient.connect(`${link.url}/rpc`);
+    expect(app.hello?.principal).toEqual({ kind: "device", name: "phone" });
+    await app.close();
+    await expect(PiClient.connect(`${url.replace("http", "ws")}/d/${"x".repeat(43)}/rpc`)).rejects.toThrow();
+    expect((await cli(["token", "revoke", "phone", "--data-dir", dataDir])).code).toBe(0);
+    await expect(PiClient.connect(`${link.url}/rpc`)).rejects.toThrow();
+
     first.child.kill("SIGTERM");
     expect(await first.exited).toBe(0);
     // Logs at trace level saw every request, and no secret.
     expect(first.logs()).toContain("device paired");
-    for (const secret of [token!, invite.invite.pairingToken, paired.token])
+    expect(first.logs()).toContain("connection by device link");
+    for (const secret of [token!, invite.invite.pairingToken, paired.token, linkToken!])
       expect(first.logs()).not.toContain(secret);
 
     writeFileSync(join(dataDir, "config.json"), JSON.stringify({ defaultModel: "fake/fake-model" }));

@@ -14,6 +14,7 @@ import { processAlive, readRuntime, type RuntimeInfo } from "../store/runtime.js
 import { TokenStore } from "../store/tokens.js";
 import { loadTls } from "../transport/tls.js";
 import { escapeControl } from "./terminal.js";
+import { pairPiMobile } from "./pair-pi-mobile.js";
 import {
   ago,
   CliError,
@@ -30,6 +31,15 @@ const TTL = {
   "tailscale-permissive": { default: 5 * 60_000, max: 60 * 60_000 },
   strict: { default: 2 * 60_000, max: 5 * 60_000 },
 } as const;
+
+interface PairOptions {
+  host?: string[];
+  name?: string;
+  ttl?: string;
+  json?: boolean;
+  piMobile?: boolean;
+  dataDir?: string;
+}
 
 function runningServer(runtimeFile: string): RuntimeInfo | undefined {
   const rt = readRuntime(runtimeFile);
@@ -72,12 +82,19 @@ export function registerAdminCommands(program: Command): void {
     .option("--name <device>", "name for the device that pairs")
     .option("--ttl <duration>", "how long the invite is valid (default 5m; 2m with the strict profile)")
     .option("--json", "print the invite as JSON for scripts")
+    .option("--pi-mobile", "make a device for the Pi Mobile / desktop app and print the URL to type into it")
     .option(...DATA_DIR_OPTION)
-    .action(async (o: { host?: string[]; name?: string; ttl?: string; json?: boolean; dataDir?: string }) => {
+    .action(async (o: PairOptions) => {
       const problem = o.name === undefined ? undefined : deviceNameProblem(o.name);
       if (problem) throw new CliError(`--name: ${problem}`);
       const paths = cliPaths(o.dataDir);
       const config = cliConfig(paths);
+      if (o.piMobile) {
+        const runtime = runningServer(paths.runtime);
+        const tls = !runtime && (config.tls?.mode ?? "off") !== "off";
+        pairPiMobile({ paths, config, runtime, host: o.host, name: o.name, json: o.json, tls });
+        return;
+      }
       const limits = TTL[securityProfile(config)];
       const ttlMs = o.ttl === undefined ? limits.default : parseDuration(o.ttl);
       if (ttlMs <= 0 || ttlMs > limits.max) {

@@ -1,7 +1,13 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
-import Fastify, { type FastifyInstance, LogController, type RawServerDefault } from "fastify";
+import Fastify, {
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+  type RawServerDefault,
+} from "fastify";
+import type { WebSocket } from "ws";
 import type { Logger } from "pino";
 import { Type } from "typebox";
 import type { Identity } from "../pairing/identity.js";
@@ -84,7 +90,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   };
   const fastify = Fastify({
     loggerInstance: deps.log,
-    logController: new LogController({ disableRequestLogging: (req) => req.url === "/health" }),
+    // /d/<token>/… carries a device token in its path (Pi Mobile links): Fastify's request lines would
+    // log it, so those requests are logged by the route itself, without the path.
+    logController: new LogController({
+      disableRequestLogging: (req) => req.url === "/health" || (req.url ?? "").startsWith("/d/"),
+    }),
     bodyLimit: 64 * 1024,
     // Shutdown must not wait on a client that keeps a socket open.
     forceCloseConnections: true,
@@ -184,12 +194,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   );
 
-  fastify.get("/rpc", { websocket: true }, (socket, req) => {
+  const openRpc = (socket: WebSocket, req: FastifyRequest, pathToken?: string): void => {
     if (!accepting) {
       socket.close(CloseCode.goingAway, "server shutting down");
       return;
     }
     const header = req.headers.authorization;
+    const presented = pathToken ?? (header === undefined ? undefined : (bearerToken(header) ?? ""));
     const conn = new RpcConnection(
       socket,
       {
@@ -205,13 +216,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         openSession: deps.openSession,
         nativeCalls: deps.nativeCalls,
       },
-      header === undefined ? undefined : (bearerToken(header) ?? ""),
+      presented,
       req.ip,
       req.raw.socket,
       () => admission.authenticated(req.raw.socket),
     );
     connections.add(conn);
     socket.on("close", () => connections.delete(conn));
+  };
+  fastify.get("/rpc", { websocket: true }, (socket, req) => openRpc(socket, req));
+  // For clients that can only store a URL: the path's token authenticates like a bearer header.
+  fastify.get<{ Params: { token: string } }>("/d/:token/rpc", { websocket: true }, (socket, req) => {
+    req.log.info({ address: req.ip }, "connection by device link");
+    openRpc(socket, req, req.params.token);
   });
 
   // Fastify's own errors (bad content type, unparsable body, …) in the server's error shape.
