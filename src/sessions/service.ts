@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { ProtocolError } from "../protocol/errors.js";
 import type { ParamsOf, ResultOf } from "../protocol/methods.js";
-import type { ModelInfo, SessionInfo, ThinkingLevel } from "../protocol/types.js";
+import type { ModelInfo, SessionInfo } from "../protocol/types.js";
 import { deleteBranch, git, uncommittedChanges, worktreeRemove } from "../repos/git.js";
 import { checkRepo, readReposFile, ReposFileError } from "../repos/repos.js";
 import { createSessionRepo, deleteSessionBranch, mirrorPath, syncMirror } from "../repos/session-repo.js";
