@@ -68,7 +68,9 @@ export async function attachClients(
   perSession: number,
 ): Promise<Attached[]> {
   const pairs = sessionIds.flatMap((sessionId) => Array.from({ length: perSession }, () => sessionId));
-  return pool(pairs, 16, async (sessionId) => {
+  // Below limits.maxUnauthenticatedPerAddress (16): every client connects from 127.0.0.1, and a
+  // socket counts as unauthenticated until its hello is answered.
+  return pool(pairs, 8, async (sessionId) => {
     const client = await connect(url);
     await client.request("session.attach", { sessionId });
     return { sessionId, client };
