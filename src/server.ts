@@ -13,6 +13,7 @@ import { PermissionRequestsStore } from "./store/permission-requests.js";
 import { RulesStore } from "./store/rules.js";
 import { loadPi } from "./sessions/pi.js";
 import { probeSandbox } from "./runtime/index.js";
+import { globalGitIdentity } from "./repos/git.js";
 import { loadConfig, resolveLimits, securityProfile, type Limits } from "./store/config.js";
 import { loadIdentity, type Identity } from "./pairing/identity.js";
 import { defaultHosts } from "./pairing/hosts.js";
@@ -176,6 +177,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     permissions,
     sandboxCheck,
     nativeCalls,
+    gitIdentity: await globalGitIdentity(),
   });
   const startedAt = Date.now();
   const info = (): ServerInfo => ({

@@ -266,14 +266,12 @@ describe("abort", () => {
   it.each(runtimes)("kills a tool that ignores signals, and everything it started (%s)", async (runtime) => {
     const e = envs[runtime] as Env;
     const { h, client, sessionId } = e;
-    h.llm.enqueue(
-      {
-        kind: "tool_call",
-        name: "bash",
-        args: { command: "trap '' TERM INT HUP; sleep 3172 & sleep 3172; wait" },
-      },
-      { kind: "text", text: "never" },
-    );
+    // One step only: the aborted run asks for nothing more, and nothing is left for later tests.
+    h.llm.enqueue({
+      kind: "tool_call",
+      name: "bash",
+      args: { command: "trap '' TERM INT HUP; sleep 3172 & sleep 3172; wait" },
+    });
     const started = client.waitForEvent(sessionId, "tool_execution_start", () => true, 60_000);
     const ended = client.waitForEvent(sessionId, "agent_end", () => true, 60_000);
     await client.request("prompt", { message: "go" }, sessionId);
@@ -306,5 +304,103 @@ describe("when bubblewrap cannot run", () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe("files pi reads for the prompt", () => {
+  it("a repo's AGENTS.md still loads, but symlinked context and .pi system prompts never reach the data dir", async () => {
+    const h = await startHarness();
+    try {
+      writeFileSync(join(h.dataDir, ".env"), `CANARY_PROVIDER_KEY=${SECRET}\n`, { mode: 0o600 });
+      const run = (...args: string[]): string =>
+        execFileSync("git", ["-C", h.repo, ...args], { encoding: "utf8" });
+      writeFileSync(join(h.repo, "AGENTS.md"), "Always answer in haiku.\n");
+      mkdirSync(join(h.repo, ".pi"), { recursive: true });
+      execFileSync("ln", ["-s", "../../../../identity/server.key", join(h.repo, ".pi", "SYSTEM.md")]);
+      execFileSync("ln", ["-s", "../../../../config.json", join(h.repo, ".pi", "APPEND_SYSTEM.md")]);
+      execFileSync("ln", ["-s", "../../../.env", join(h.repo, "CLAUDE.md")]);
+      run("add", "-A");
+      run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "context");
+      const client = await h.connect();
+      const { session } = await client.request("session.create", { repoId: "demo" });
+      h.llm.enqueue({ kind: "text", text: "ok" });
+      const ended = client.waitForEvent(session.id, "agent_end");
+      await client.request("prompt", { message: "hi" }, session.id);
+      await ended;
+      const prompt = JSON.stringify(h.llm.requests[h.llm.requests.length - 1]?.body.messages);
+      expect(prompt).toContain("Always answer in haiku.");
+      expect(prompt).not.toContain(SECRET);
+      expect(prompt).not.toContain("PRIVATE KEY");
+      expect(prompt).not.toContain("defaultModel");
+      // The agent replaces AGENTS.md with a link to the data dir; the next load sees nothing of it.
+      await client.request("session.delete", { sessionId: session.id, force: true });
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe("the server's git never enters the agent's repository", () => {
+  it("a .git file the agent makes does not turn the session into one the server runs git in", async () => {
+    // Sandboxed: a filter that runs in the sandbox cannot reach the marker; one the server's git ran
+    // on the host would.
+    const e = envs.sandbox as Env;
+    const marker = join(tmp("marker"), "filter-ran");
+    await bash(
+      e,
+      [
+        "mv .git .realgit",
+        'printf "gitdir: %s/.realgit\\n" "$PWD" > .git',
+        `git config filter.pwn.clean "sh -c 'echo ran >> ${marker}; cat'"`,
+        "echo '* filter=pwn' > .gitattributes",
+        "echo more >> README.md",
+      ].join(" && "),
+    );
+    const { client, sessionId } = e;
+    const deleted = await client.request("session.delete", { sessionId });
+    expect(deleted.branchKept).toBe(`pi/${sessionId}`);
+    expect(existsSync(marker)).toBe(false);
+    const { session } = await client.request("session.create", { repoId: "demo" });
+    e.sessionId = session.id;
+    e.worktree = session.worktree;
+  });
+
+  it("one session cannot read what another exported, and a .GIT tree is not exported", async () => {
+    const e = envs.sandbox as Env;
+    const { client } = e;
+    const other = await client.request("session.create", { repoId: "demo" });
+    const otherEnv: Env = { ...e, sessionId: other.sessionId, worktree: other.session.worktree };
+    const made = await bash(
+      otherEnv,
+      "echo other-session-canary-42 > o.txt && git add o.txt && git commit -qm o && echo made",
+    );
+    expect(made).toContain("made");
+    await client.request("session.delete", { sessionId: other.sessionId });
+    const git = (...args: string[]): string =>
+      execFileSync("git", ["-C", e.h.repo, ...args], { encoding: "utf8" });
+    expect(git("show", `pi/${other.sessionId}:o.txt`)).toBe("other-session-canary-42\n");
+    const out = await bash(
+      e,
+      "git cat-file --batch-all-objects --batch | grep -a other-session-canary || echo not-found",
+    );
+    expect(out).toContain("not-found");
+    // A commit whose tree holds .GIT/hooks/post-checkout, made with plumbing.
+    await bash(
+      e,
+      [
+        "b=$(echo hook | git hash-object -w --stdin)",
+        't1=$(printf "100755 blob $b\\tpost-checkout\\n" | git mktree)',
+        't2=$(printf "040000 tree $t1\\thooks\\n" | git mktree)',
+        't3=$(printf "040000 tree $t2\\t.GIT\\n" | git mktree)',
+        "c=$(git commit-tree $t3 -p HEAD -m evil)",
+        "git update-ref HEAD $c",
+      ].join(" && "),
+    );
+    const { sessionId } = e;
+    await client.request("session.delete", { sessionId });
+    expect(git("log", "--format=%s", "-1", `pi/${sessionId}`).trim()).not.toBe("evil");
+    const { session } = await client.request("session.create", { repoId: "demo" });
+    e.sessionId = session.id;
+    e.worktree = session.worktree;
   });
 });

@@ -79,21 +79,17 @@ export async function hasCommits(repo: string): Promise<boolean> {
   }
 }
 
-export async function worktreeAdd(repo: string, dir: string, branch: string): Promise<void> {
-  await git(repo, ["worktree", "add", "-b", branch, dir, "HEAD"]);
-}
-
-/** Uncommitted changes, untracked files included, as `git status --porcelain` lines. */
-export async function uncommittedChanges(worktree: string): Promise<string[]> {
-  const out = await git(worktree, ["status", "--porcelain", "--untracked-files=all"]);
-  return out.split("\n").filter((l) => l.length > 0);
-}
-
-export async function worktreeRemove(repo: string, dir: string, force: boolean): Promise<void> {
-  await git(repo, ["worktree", "remove", ...(force ? ["--force", "--force"] : []), dir]);
-  await git(repo, ["worktree", "prune"]);
-}
-
 export async function deleteBranch(repo: string, branch: string): Promise<void> {
   await git(repo, ["branch", "-D", branch]);
+}
+
+/** The user's git identity (global config), for the agent's commits; undefined when none is set. */
+export async function globalGitIdentity(): Promise<{ name: string; email: string } | undefined> {
+  const get = (key: string): Promise<string> =>
+    git(process.cwd(), ["config", "--global", "--get", key]).then(
+      (v) => v.trim(),
+      () => "",
+    );
+  const [name, email] = await Promise.all([get("user.name"), get("user.email")]);
+  return name && email ? { name, email } : undefined;
 }

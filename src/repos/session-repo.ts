@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { git } from "./git.js";
 
@@ -48,41 +48,76 @@ export async function createSessionRepo(
 }
 
 /**
- * Takes a bundle the session made (data, not a repository: nothing in it can run) into the
- * mirror as `branch`, then fetches that branch into the user's repo.
+ * Where session branches land before they reach the user's repo: a bare repo of its own that borrows
+ * the mirror's objects. It is never mounted into a sandbox, so one session cannot read what another
+ * exported (the mirror, which every session of the repo reads, holds only the user's history).
+ */
+export function exportsPath(reposDir: string, repoId: string): string {
+  return join(reposDir, "exports", `${repoId}.git`);
+}
+
+async function ensureExportsRepo(exportsRepo: string, mirror: string): Promise<void> {
+  mkdirSync(dirname(exportsRepo), { recursive: true, mode: 0o700 });
+  await git(dirname(exportsRepo), ["init", "-q", "--bare", "--template=", "--shared=0600", exportsRepo]);
+  const alternates = join(exportsRepo, "objects", "info", "alternates");
+  mkdirSync(dirname(alternates), { recursive: true, mode: 0o700 });
+  writeFileSync(alternates, `${join(mirror, "objects")}\n`, { mode: 0o600 });
+}
+
+/** A path component git itself would treat as its own directory on some file system. */
+function isDotGit(component: string): boolean {
+  const c = component.toLowerCase().replace(/[. ]+$/, "");
+  return c === ".git" || c === "git~1";
+}
+
+/**
+ * Takes a bundle the session made (data, not a repository: nothing in it can run) as `branch`, then
+ * fetches that branch into the user's repo. A tree holding a `.git` directory under any spelling is
+ * refused: checked out on a case-insensitive file system it would be a repository of its own.
  */
 export async function importBundle(
+  exportsRepo: string,
   mirror: string,
   userRepo: string | undefined,
-  bundle: string,
+  bundle: string | undefined,
   branch: string,
+  base: string,
 ): Promise<void> {
-  await git(mirror, [
-    "-c",
-    "transfer.fsckObjects=true",
-    "fetch",
-    "-q",
-    "--no-write-fetch-head",
-    bundle,
-    `+HEAD:refs/heads/${branch}`,
-  ]);
+  await ensureExportsRepo(exportsRepo, mirror);
+  const incoming = `refs/pi-server/incoming/${branch}`;
+  // No bundle: the branch is still at its base, which the mirror already has.
+  if (bundle === undefined) await git(exportsRepo, ["update-ref", incoming, base]);
+  else await git(exportsRepo, ["fetch", "-q", "--no-write-fetch-head", bundle, `+HEAD:${incoming}`]);
+  try {
+    const objects = await git(exportsRepo, ["rev-list", "--objects", incoming, `^${base}`]);
+    for (const line of objects.split("\n")) {
+      const path = line.slice(line.indexOf(" ") + 1);
+      if (line.includes(" ") && path.split("/").some(isDotGit)) {
+        throw new Error(`the session's branch holds a path git reserves (${path}); it was not exported`);
+      }
+    }
+    await git(exportsRepo, ["update-ref", `refs/heads/${branch}`, incoming]);
+  } finally {
+    await git(exportsRepo, ["update-ref", "-d", incoming]).catch(() => undefined);
+  }
   if (userRepo === undefined) return;
   await git(userRepo, [
     "fetch",
     "-q",
     "--no-write-fetch-head",
-    mirror,
+    exportsRepo,
     `+refs/heads/${branch}:refs/heads/${branch}`,
   ]);
 }
 
-/** Deletes the session's branch from the mirror and the user's repo; a branch that is not there is fine. */
+/** Deletes the session's branch where the server put it and in the user's repo; one not there is fine. */
 export async function deleteSessionBranch(
-  mirror: string,
+  exportsRepo: string,
   userRepo: string | undefined,
   branch: string,
 ): Promise<void> {
-  for (const repo of userRepo ? [mirror, userRepo] : [mirror]) {
+  for (const repo of userRepo ? [exportsRepo, userRepo] : [exportsRepo]) {
+    if (!existsSync(repo)) continue;
     await git(repo, ["update-ref", "-d", `refs/heads/${branch}`]).catch(() => undefined);
   }
 }

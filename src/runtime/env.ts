@@ -40,6 +40,8 @@ export interface ToolEnvInput {
   home: string;
   user: string;
   tmpDir: string;
+  /** The identity the agent's commits carry. */
+  gitIdentity?: { name: string; email: string };
 }
 
 /** The whole environment of a tool process: built up from an allowlist, never copied from the server. */
@@ -59,6 +61,11 @@ export function buildToolEnv(input: ToolEnvInput): Record<string, string> {
   env.SHELL = "/bin/bash";
   env.TMPDIR = input.tmpDir;
   env.TERM ??= "dumb";
+  const id = input.gitIdentity ?? { name: "pi", email: "pi@pi-server.invalid" };
+  env.GIT_AUTHOR_NAME ??= id.name;
+  env.GIT_AUTHOR_EMAIL ??= id.email;
+  env.GIT_COMMITTER_NAME ??= id.name;
+  env.GIT_COMMITTER_EMAIL ??= id.email;
   // Tools never wait on a prompt nobody can answer.
   env.GIT_TERMINAL_PROMPT = "0";
   env.PAGER = "cat";

@@ -25,6 +25,9 @@ export interface SandboxSpec {
   bwrap?: string;
 }
 
+/** Size of the sandbox's /tmp and HOME, each. */
+const TMPFS_BYTES = 1024 * 1024 * 1024;
+
 /** Top-level system directories: bound read-only, or re-created as the symlinks they are (merged /usr). */
 const SYSTEM_DIRS = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
@@ -111,14 +114,21 @@ export function bwrapArgs(spec: SandboxSpec, cwd: string): string[] {
     "/dev",
     "--proc",
     "/proc",
+    // Sized: a tmpfs lives in the host's memory, and by default may take half of it.
+    "--size",
+    String(TMPFS_BYTES),
     "--tmpfs",
     "/tmp",
+    "--size",
+    String(TMPFS_BYTES),
     "--tmpfs",
     spec.home,
   ];
   for (const p of spec.readOnly) args.push("--ro-bind-try", p, p);
   for (const p of spec.readWrite) args.push("--bind-try", p, p);
-  args.push("--bind", spec.worktree, spec.worktree, "--chdir", cwd, "--clearenv");
+  // The root is bwrap's own tmpfs (where /etc's allowlisted entries hang): read-only, so a write
+  // outside the worktree, /tmp and HOME fails instead of vanishing with the call.
+  args.push("--bind", spec.worktree, spec.worktree, "--remount-ro", "/", "--chdir", cwd, "--clearenv");
   for (const [k, v] of Object.entries(spec.env)) args.push("--setenv", k, v);
   return args;
 }

@@ -1,4 +1,5 @@
-import { dirname } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import type { ThinkingLevel } from "../protocol/types.js";
 import type { ToolRuntime } from "../runtime/index.js";
@@ -7,6 +8,29 @@ import type { SessionRecord } from "../store/sessions-index.js";
 import type { AgentSession, PiModel, PiRuntime } from "./pi.js";
 import { serverSettings } from "./settings.js";
 import { runtimeTools, TOOL_NAMES } from "./tools.js";
+
+/** The names pi looks for, in its order; the first one present is the project's context file. */
+const CONTEXT_FILES = ["AGENTS.md", "AGENTS.MD", "CLAUDE.md", "CLAUDE.MD"];
+/** A context file goes into every request's prompt: anything larger is not a context file. */
+const MAX_CONTEXT_BYTES = 256 * 1024;
+
+async function readProjectContext(
+  runtime: ToolRuntime,
+  worktree: string,
+): Promise<Array<{ path: string; content: string }>> {
+  for (const name of CONTEXT_FILES) {
+    const path = join(worktree, name);
+    let data: Buffer;
+    try {
+      data = await runtime.readFile(path);
+    } catch {
+      continue; // absent, not a regular file, or not reachable from the sandbox
+    }
+    if (data.length > MAX_CONTEXT_BYTES) return [];
+    return [{ path, content: data.toString("utf8") }];
+  }
+  return [];
+}
 
 export interface AgentSessionInput {
   pi: PiRuntime;
@@ -31,14 +55,22 @@ export async function openAgentSession(input: AgentSessionInput): Promise<AgentS
   const agentDir = input.paths.root;
   const cwd = record.worktree;
   const settingsManager = serverSettings(sdk, agentDir);
+  // pi's loader reads its files in the server's process and follows symlinks: pointed at the
+  // worktree, an AGENTS.md -> ../../../.env would put the data dir's secrets in the prompt. It looks
+  // in a directory of the server's instead, and the worktree's context file comes through the
+  // runtime, which sees only what the tools see.
+  const loaderDir = join(dirname(record.piSessionFile), "context");
+  mkdirSync(loaderDir, { recursive: true, mode: 0o700 });
+  const projectContext = await readProjectContext(input.runtime, cwd);
   const resourceLoader = new sdk.DefaultResourceLoader({
-    cwd,
+    cwd: loaderDir,
     agentDir,
     settingsManager,
     noExtensions: true,
     extensionFactories: [input.gate, ...(input.extensions ?? [])],
     // An override, not appendSystemPrompt: pi reads that option as a file path when one exists.
     appendSystemPromptOverride: (base) => (record.systemPrompt ? [...base, record.systemPrompt] : base),
+    agentsFilesOverride: (base) => ({ agentsFiles: [...base.agentsFiles, ...projectContext] }),
   });
   await resourceLoader.reload();
   const sessionManager = sdk.SessionManager.open(record.piSessionFile, dirname(record.piSessionFile), cwd);

@@ -1,13 +1,19 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { ProtocolError } from "../protocol/errors.js";
 import type { ParamsOf, ResultOf } from "../protocol/methods.js";
 import type { ModelInfo, SessionInfo } from "../protocol/types.js";
-import { deleteBranch, git, uncommittedChanges, worktreeRemove } from "../repos/git.js";
+import { deleteBranch, git } from "../repos/git.js";
 import { checkRepo, readReposFile, ReposFileError } from "../repos/repos.js";
-import { createSessionRepo, deleteSessionBranch, mirrorPath, syncMirror } from "../repos/session-repo.js";
+import {
+  createSessionRepo,
+  deleteSessionBranch,
+  exportsPath,
+  mirrorPath,
+  syncMirror,
+} from "../repos/session-repo.js";
 import type { RuntimeLimits } from "../runtime/index.js";
 import type { ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
@@ -21,7 +27,7 @@ import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import { baseTools, openAgentSession } from "./agent-session.js";
 import { type PiModel, type PiRuntime, modelInfo, modelKey, parseModelKey } from "./pi.js";
 import { checkCreateParams, defaultName } from "./create-params.js";
-import { commitLeftovers, type Preserved, preserveChanges } from "./preserve.js";
+import { commitLeftovers, keepScratchFiles, type Preserved } from "./preserve.js";
 import { sessionInfo } from "./views.js";
 import type { NativeCalls } from "./native-calls.js";
 import { NativeToolHost, nativeToolsExtension } from "./native-tools.js";
@@ -37,16 +43,19 @@ export interface SessionServiceDeps {
   permissions: PermissionBroker;
   /** Whether the tool sandbox works on this machine (asked before sandboxed sessions start). */
   sandboxCheck: () => Promise<{ ok: true } | { ok: false; reason: string }>;
+  /** The user's git identity, given to the agent's commits. */
+  gitIdentity?: { name: string; email: string };
   /** Native tool calls in flight, answered by the connections that offered the tools. */
   nativeCalls: NativeCalls;
 }
 
-/** A session made before sessions had repositories of their own: a linked worktree of the user's repo. */
+/**
+ * A session made before sessions had repositories of their own: a linked worktree of the user's repo.
+ * Told by what the server wrote (sessions/<id>/repo.json), never by the worktree, which the agent
+ * controls: a `.git` file the agent makes must not send the server's own git into its repository.
+ */
 function isLegacyWorktree(record: SessionRecord): boolean {
-  return (
-    record.branch !== null &&
-    lstatSync(join(record.worktree, ".git"), { throwIfNoEntry: false })?.isFile() === true
-  );
+  return record.branch !== null && !existsSync(SessionGit.stateFile(dirname(record.piSessionFile)));
 }
 
 function newSessionId(): string {
@@ -300,6 +309,7 @@ export class SessionService {
       limits: this.deps.limits,
       worktree: record.worktree,
       repoId: record.repoId,
+      gitIdentity: this.deps.gitIdentity,
     });
   }
 
@@ -320,6 +330,7 @@ export class SessionService {
         worktree: record.worktree,
         sessionDir: dirname(record.piSessionFile),
         mirror: mirrorPath(this.deps.paths.mirrors, repoId),
+        exportsRepo: exportsPath(this.deps.paths.mirrors, repoId),
         userRepo: () => this.userRepoPath(repoId),
         branch: record.branch,
         log: this.deps.log,
@@ -375,6 +386,14 @@ export class SessionService {
     // Without force nothing is lost: changes are kept (preserveChanges), so only asking to delete
     // where they would be kept is refused.
     const keptIn = record.branch ? params.deleteBranch === true : params.deleteHistory === true;
+    if (!force && isLegacyWorktree(record) && existsSync(record.worktree)) {
+      // Its repository is the user's, and the agent could write its config: the server reads none
+      // of it, so it cannot tell what would be lost.
+      throw new ProtocolError(
+        "conflict",
+        `session ${record.id} was made by an older pi-server as a linked worktree of your repository; commit what you want to keep in ${record.worktree}, then delete it with force`,
+      );
+    }
     if (!force && keptIn && existsSync(record.worktree)) {
       const changes = await this.uncommitted(record);
       if (changes.length > 0) {
@@ -397,7 +416,6 @@ export class SessionService {
 
   private async uncommitted(record: SessionRecord): Promise<string[]> {
     if (!record.branch) return readdirSync(record.worktree, { recursive: true }).map(String);
-    if (isLegacyWorktree(record)) return uncommittedChanges(record.worktree);
     await this.assertRuntime();
     const g = this.sessionGit(record);
     if (!g) return [];
@@ -421,29 +439,28 @@ export class SessionService {
     let branchKept = record.branch;
     const sessionDir = dirname(record.piSessionFile);
     let preserved: Preserved = { committed: null, filesKept: null };
-    const sessionGit = existsSync(record.worktree) ? this.sessionGit(record) : undefined;
-    if (sessionGit && record.repoId) {
-      const mirror = mirrorPath(this.deps.paths.mirrors, record.repoId);
+    if (record.branch && record.repoId && !isLegacyWorktree(record)) {
+      const exportsRepo = exportsPath(this.deps.paths.mirrors, record.repoId);
       const userRepo = this.userRepoPath(record.repoId);
+      const sessionGit = existsSync(record.worktree) ? this.sessionGit(record) : undefined;
       // An export after the last turn may still be running: it must not outlive the branch or the repo.
-      await sessionGit.settled();
+      await sessionGit?.settled();
       if (params.deleteBranch) {
-        await deleteSessionBranch(mirror, userRepo, record.branch as string);
+        await deleteSessionBranch(exportsRepo, userRepo, record.branch);
         branchKept = null;
-      } else {
+      } else if (sessionGit) {
         // Uncommitted work is committed (inside the sandbox) and leaves with the rest: what the agent
         // committed since the last turn reaches the branch before the repo goes.
         if (!force) preserved = await commitLeftovers(sessionGit, record);
         await this.exportBranch(record.id, sessionGit);
       }
       rmSync(record.worktree, { recursive: true, force: true });
+    } else if (record.branch) {
+      await this.removeLegacyWorktree(record, params.deleteBranch === true);
+      if (params.deleteBranch) branchKept = null;
     } else {
-      if (!force) preserved = await preserveChanges(record.worktree, record.branch, record.id, sessionDir);
-      const repoPath = await this.removeWorktree(record, force);
-      if (record.branch && params.deleteBranch && repoPath) {
-        await deleteBranch(repoPath, record.branch);
-        branchKept = null;
-      }
+      if (!force) preserved = keepScratchFiles(record.worktree, sessionDir);
+      rmSync(record.worktree, { recursive: true, force: true });
     }
     this.gits.delete(record.id);
     let historyKept: string | null = existsSync(record.piSessionFile) ? record.piSessionFile : null;
@@ -456,19 +473,19 @@ export class SessionService {
     return { branchKept, historyKept, ...preserved };
   }
 
-  /** Removes a scratch dir or a legacy linked worktree; returns the user's repository for the latter. */
-  private async removeWorktree(record: SessionRecord, force: boolean): Promise<string | undefined> {
-    if (!existsSync(record.worktree)) return undefined;
-    if (!record.branch) {
-      rmSync(record.worktree, { recursive: true, force: true });
-      return undefined;
-    }
-    const common = (
-      await git(record.worktree, ["rev-parse", "--path-format=absolute", "--git-common-dir"])
-    ).trim();
-    const repoPath = resolve(common, "..");
-    await this.withRepoLock(repoPath, () => worktreeRemove(repoPath, record.worktree, force));
-    return repoPath;
+  /**
+   * A linked worktree of the user's repository (sessions of older versions). No git runs inside it:
+   * the directory goes, then the user's repo forgets it (`worktree prune` reads only its own admin
+   * files) and, when asked, its branch.
+   */
+  private async removeLegacyWorktree(record: SessionRecord, dropBranch: boolean): Promise<void> {
+    rmSync(record.worktree, { recursive: true, force: true });
+    const repoPath = record.repoId ? this.userRepoPath(record.repoId) : undefined;
+    if (!repoPath) return;
+    await this.withRepoLock(repoPath, async () => {
+      await git(repoPath, ["worktree", "prune"]);
+      if (dropBranch && record.branch) await deleteBranch(repoPath, record.branch).catch(() => undefined);
+    });
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { importBundle } from "../repos/session-repo.js";
@@ -17,6 +17,8 @@ export interface SessionGitDeps {
   /** sessions/<id>/: the state file; the bundle is written here, outside the sandbox's reach. */
   sessionDir: string;
   mirror: string;
+  /** Where exported branches are kept (repos/exports/<id>.git). */
+  exportsRepo: string;
   /** The user's repository, while it is still registered. */
   userRepo: () => string | undefined;
   branch: string;
@@ -112,25 +114,41 @@ export class SessionGit {
       return false; // no commit on HEAD (the agent emptied the repo): nothing to export
     }
     if (!/^[0-9a-f]{40,64}$/.test(head) || head === state.exportedHead) return false;
-    const bundle = join(this.deps.sessionDir, "export.bundle");
-    const range = head === state.base ? "HEAD" : `HEAD ^${state.base}`;
-    const chunks: Buffer[] = [];
-    const { exitCode } = await this.deps.runtime.exec(
-      `${QUIET_GIT} bundle create -q - ${range} 2>/dev/null`,
-      {
-        cwd: this.deps.worktree,
-        onData: (d) => chunks.push(d),
-        maxOutputBytes: 1024 * 1024 * 1024,
-        timeout: 600,
-      },
-    );
-    if (exitCode !== 0) throw new Error(`git bundle failed with exit ${exitCode}`);
-    try {
-      // Written by the server from the sandbox's stdout: the agent never had a path to it.
-      writeFileSync(bundle, Buffer.concat(chunks), { mode: 0o600 });
-      await importBundle(this.deps.mirror, this.deps.userRepo(), bundle, this.deps.branch);
-    } finally {
-      rmSync(bundle, { force: true });
+    const publish = (bundle: string | undefined): Promise<void> =>
+      importBundle(
+        this.deps.exportsRepo,
+        this.deps.mirror,
+        this.deps.userRepo(),
+        bundle,
+        this.deps.branch,
+        state.base,
+      );
+    if (head === state.base) await publish(undefined);
+    else {
+      const bundle = join(this.deps.sessionDir, "export.bundle");
+      // Written by the server from the sandbox's stdout, a chunk at a time (a bundle can be large):
+      // the agent never had a path to this file.
+      const fd = openSync(bundle, "w", 0o600);
+      try {
+        let exitCode: number | null;
+        try {
+          ({ exitCode } = await this.deps.runtime.exec(
+            `${QUIET_GIT} bundle create -q - HEAD ^${state.base} 2>/dev/null`,
+            {
+              cwd: this.deps.worktree,
+              onData: (d) => writeSync(fd, d),
+              maxOutputBytes: 1024 * 1024 * 1024,
+              timeout: 600,
+            },
+          ));
+        } finally {
+          closeSync(fd);
+        }
+        if (exitCode !== 0) throw new Error(`git bundle failed with exit ${exitCode}`);
+        await publish(bundle);
+      } finally {
+        rmSync(bundle, { force: true });
+      }
     }
     SessionGit.writeState(this.deps.sessionDir, { ...state, exportedHead: head });
     return true;

@@ -1,5 +1,5 @@
 import { homedir, userInfo } from "node:os";
-import { join, relative, isAbsolute } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { ProtocolError } from "../protocol/errors.js";
 import { mirrorPath } from "../repos/session-repo.js";
 import {
@@ -32,6 +32,8 @@ export interface SessionRuntimeInput {
   limits: RuntimeLimits;
   worktree: string;
   repoId: string | null;
+  /** Who the agent's commits are by (HOME is empty in the sandbox, so git has no identity of its own). */
+  gitIdentity?: { name: string; email: string };
 }
 
 /**
@@ -64,9 +66,9 @@ export function sessionRuntime(input: SessionRuntimeInput): ToolRuntime {
   // PATH entry that is the home dir itself, the root, or overlaps the data dir is not.
   const pathDirs = (hostEnv?.PATH ?? "")
     .split(":")
-    .filter(
-      (d) => isAbsolute(d) && d !== "/" && d !== home && !within(paths.root, d) && !within(d, paths.root),
-    );
+    .filter((d) => isAbsolute(d))
+    .map((d) => resolve(d))
+    .filter((d) => !within(realHome, d) && !within(paths.root, d) && !within(d, paths.root));
   const env = buildToolEnv({
     serverEnv: process.env,
     hostEnv,
@@ -74,6 +76,7 @@ export function sessionRuntime(input: SessionRuntimeInput): ToolRuntime {
     home,
     user: userName(),
     tmpDir: "/tmp",
+    gitIdentity: input.gitIdentity,
   });
   const readOnly = [
     ...(input.repoId ? [join(mirrorPath(paths.mirrors, input.repoId), "objects")] : []),
