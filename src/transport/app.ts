@@ -143,18 +143,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   fastify.get("/health", async () => ({ ok: true }));
 
   fastify.get("/", async (req, reply) => {
+    const presented = bearerToken(req.headers.authorization);
+    if (deps.auth.verify(presented, req.ip)) return deps.info();
+    // A browser opening the page sends no token: that is no guess, and it is not counted.
+    if (presented === undefined) {
+      return reply.code(401).send(errorBody("unauthorized", "Authorization: Bearer <token> required"));
+    }
     if (throttle.blocked(req.ip)) {
       return reply
         .code(429)
         .send(errorBody("limit_exceeded", "too many failed authentications; wait a minute"));
     }
-    const presented = bearerToken(req.headers.authorization);
-    if (!deps.auth.verify(presented, req.ip)) {
-      throttle.fail(req.ip);
-      const why = presented === undefined ? "Authorization: Bearer <token> required" : "invalid token";
-      return reply.code(401).send(errorBody("unauthorized", why));
-    }
-    return deps.info();
+    throttle.fail(req.ip);
+    return reply.code(401).send(errorBody("unauthorized", "invalid token"));
   });
 
   fastify.post(

@@ -149,13 +149,18 @@ export class RpcConnection implements Resumable {
     return this.principal?.id;
   }
 
+  /**
+   * The throttle slows guessing, never a valid token: an old client retrying with a rotated token
+   * must not lock its owner out. A hello with no token at all guesses nothing and is not counted.
+   */
   private authenticate(token: string | undefined): TokenMatch | undefined {
+    const match = this.deps.auth.verify(token, this.address);
+    if (match || token === undefined) return match;
     if (this.deps.throttle.blocked(this.address)) {
       throw new ProtocolError("limit_exceeded", "too many failed authentications; wait a minute");
     }
-    const match = this.deps.auth.verify(token, this.address);
-    if (!match) this.deps.throttle.fail(this.address);
-    return match;
+    this.deps.throttle.fail(this.address);
+    return undefined;
   }
 
   /** Bytes waiting in this connection's own send queue. */
