@@ -22,7 +22,8 @@ import { PairingTokens } from "./store/pairing-tokens.js";
 import { removeRuntime, writeRuntime } from "./store/runtime.js";
 import { loadTls } from "./transport/tls.js";
 import { openDb, type Db } from "./store/db.js";
-import { dataPaths, prepareDataDir } from "./store/paths.js";
+import { dataPaths, type DataPaths, prepareDataDir } from "./store/paths.js";
+import { type DataDirLock, DataDirLockedError, lockDataDir } from "./store/lock.js";
 import { SessionsIndex } from "./store/sessions-index.js";
 import { generateToken, TokenStore } from "./store/tokens.js";
 import { createAuthenticator } from "./transport/auth.js";
@@ -120,6 +121,27 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   for (const r of prepareDataDir(paths)) {
     log.warn({ path: r.path, from: r.from.toString(8), to: r.to.toString(8) }, "fixed permissions");
   }
+  let lock: DataDirLock;
+  try {
+    lock = lockDataDir(paths.root);
+  } catch (err) {
+    if (err instanceof DataDirLockedError) throw new StartupError(err.message);
+    throw err;
+  }
+  try {
+    return await startLocked(opts, log, paths, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startLocked(
+  opts: StartOptions,
+  log: Logger,
+  paths: DataPaths,
+  lock: DataDirLock,
+): Promise<RunningServer> {
   // Provider keys for pi; variables already set in the environment win.
   dotenv.config({ path: paths.env, quiet: true });
   const config = loadConfig(paths.config);
@@ -238,6 +260,11 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await sessions.close();
     await fastify.close();
     db.close();
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new StartupError(
+        `port ${opts.port ?? config.port ?? 3141} on ${host} is already in use by another program (another pi-server?); choose another with --port or PI_SERVER_PORT`,
+      );
+    }
     throw err;
   }
   // Made only once the server is listening, so a failed first start does not swallow the token.
@@ -295,6 +322,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
         await fastify.close();
         db.close();
         removeRuntime(paths.runtime, process.pid);
+        lock.release();
       })();
       return closing;
     },

@@ -52,7 +52,7 @@ describe("first start", () => {
     const blocker = await start(tmp("blocker"), T);
     await expect(
       startServer({ dataDir, port: blocker.port, host: "127.0.0.1", logLevel: "silent" }),
-    ).rejects.toThrow(/EADDRINUSE/);
+    ).rejects.toThrow(/already in use/);
     const ok = await start(dataDir);
     expect(ok.generatedToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
@@ -123,5 +123,28 @@ describe("model choice", () => {
     } finally {
       delete process.env.ANTHROPIC_API_KEY;
     }
+  });
+});
+
+describe("one server per data dir", () => {
+  it("a second server on the same data dir refuses, saying who runs; a stale lock is taken over", async () => {
+    const dataDir = tmp("lock");
+    const first = await start(dataDir);
+    await expect(start(dataDir)).rejects.toThrow(new RegExp(`already running on the data dir`));
+    await expect(start(dataDir)).rejects.toThrow(new RegExp(`pid ${process.pid}`));
+    // The refused start changed nothing: the first still serves and still holds the lock.
+    expect(readFileSync(join(dataDir, "server.lock"), "utf8").trim()).toBe(String(process.pid));
+    await first.close();
+    running.splice(running.indexOf(first), 1);
+    // A lock left by a process that died (kill -9) does not block the next start.
+    writeFileSync(join(dataDir, "server.lock"), "2147483646\n");
+    await start(dataDir);
+  });
+
+  it("a port in use is said in words", async () => {
+    const first = await start(tmp("port-a"));
+    await expect(
+      startServer({ dataDir: tmp("port-b"), port: first.port, host: "127.0.0.1", logLevel: "silent" }),
+    ).rejects.toThrow(/port \d+ on 127\.0\.0\.1 is already in use/);
   });
 });
