@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -399,6 +399,90 @@ describe("the server's git never enters the agent's repository", () => {
     const { sessionId } = e;
     await client.request("session.delete", { sessionId });
     expect(git("log", "--format=%s", "-1", `pi/${sessionId}`).trim()).not.toBe("evil");
+    const { session } = await client.request("session.create", { repoId: "demo" });
+    e.sessionId = session.id;
+    e.worktree = session.worktree;
+  });
+});
+
+describe("what `pi-server env init` captured cannot open the sandbox", () => {
+  it("a relative PATH entry cannot put an agent's git in the server's place; PATH links to HOME or the data dir are not mounted", async () => {
+    const e = envs.sandbox as Env;
+    const { h, client } = e;
+    const home = process.env.HOME as string;
+    mkdirSync(join(home, ".ssh"), { recursive: true });
+    writeFileSync(join(home, ".ssh", "id_ed25519"), "canary-private-key\n", { mode: 0o600 });
+    const links = tmp("links");
+    execFileSync("ln", ["-s", home, join(links, "to-home")]);
+    execFileSync("ln", ["-s", h.dataDir, join(links, "to-data")]);
+    const hostEnvFile = join(h.dataDir, "host-env.json");
+    writeFileSync(
+      hostEnvFile,
+      JSON.stringify({
+        shell: "/bin/bash",
+        capturedAt: 0,
+        PATH: `node_modules/.bin::${links}/to-home:${links}/to-data:/usr/local/bin:/usr/bin:/bin`,
+        vars: {},
+      }),
+    );
+    try {
+      const { session } = await client.request("session.create", { repoId: "demo" });
+      const s: Env = { ...e, sessionId: session.id, worktree: session.worktree };
+      // From a script, so that the policy (which knows these links) is not what stops it.
+      writeFileSync(
+        join(session.worktree, "r.sh"),
+        `cat ${links}/to-home/.ssh/id_ed25519 ${links}/to-data/.env\n`,
+      );
+      const out = await bash(
+        s,
+        [
+          "sh r.sh",
+          "echo PATH=$PATH",
+          "mkdir -p node_modules/.bin && printf '#!/bin/sh\\necho gitdir: /nowhere\\n' > node_modules/.bin/git && chmod +x node_modules/.bin/git",
+          "echo real > real.txt && /usr/bin/git add real.txt && /usr/bin/git commit -qm real && echo COMMITTED",
+        ].join("; "),
+      );
+      expect(out).not.toContain("canary-private-key");
+      expect(out).not.toContain(SECRET);
+      expect(out).not.toMatch(/PATH=[^\n]*node_modules/);
+      expect(out).toContain("COMMITTED");
+      await client.request("session.delete", { sessionId: session.id });
+      const git = (...args: string[]): string =>
+        execFileSync("git", ["-C", h.repo, ...args], { encoding: "utf8" });
+      expect(git("log", "--format=%s", `pi/${session.id}`).split("\n")).toContain("real");
+      expect(git("show", `pi/${session.id}:real.txt`)).toBe("real\n");
+      expect(git("tag", "--list").trim()).toBe("");
+    } finally {
+      rmSync(hostEnvFile, { force: true });
+    }
+  });
+
+  it("a tree that hides .GIT behind a shared subtree is not exported", async () => {
+    const e = envs.sandbox as Env;
+    await bash(
+      e,
+      [
+        "b=$(echo hook | git hash-object -w --stdin)",
+        't1=$(printf "100755 blob $b\\tpost-checkout\\n" | git mktree)',
+        't2=$(printf "040000 tree $t1\\thooks\\n" | git mktree)',
+        't3=$(printf "040000 tree $t2\\t-x\\n040000 tree $t2\\t.GIT\\n" | git mktree)',
+        "c=$(git commit-tree $t3 -p HEAD -m evil2)",
+        "git update-ref HEAD $c",
+      ].join(" && "),
+    );
+    const { client, sessionId, h } = e;
+    await client.request("session.delete", { sessionId });
+    // The whole export is refused: the branch stays where it was, or never appears.
+    let log = "";
+    try {
+      log = execFileSync("git", ["-C", h.repo, "log", "--format=%s", "-1", `pi/${sessionId}`], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      });
+    } catch {
+      log = "(no branch)";
+    }
+    expect(log.trim()).not.toBe("evil2");
     const { session } = await client.request("session.create", { repoId: "demo" });
     e.sessionId = session.id;
     e.worktree = session.worktree;

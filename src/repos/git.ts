@@ -41,15 +41,15 @@ export function gitEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export function git(cwd: string, args: string[]): Promise<string> {
+export function git(cwd: string, args: string[], timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       "git",
       [...INERT_GIT, "-C", cwd, ...args],
       {
         env: gitEnv(),
-        maxBuffer: 16 * 1024 * 1024,
-        timeout: 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: timeoutMs,
       },
       (err, stdout, stderr) => {
         if (err) {

@@ -64,10 +64,36 @@ async function ensureExportsRepo(exportsRepo: string, mirror: string): Promise<v
   writeFileSync(alternates, `${join(mirror, "objects")}\n`, { mode: 0o600 });
 }
 
+/** Code points HFS+ ignores in names, so ".g\u200cit" is ".git" there. */
+const HFS_IGNORED = /[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]/g;
+
 /** A path component git itself would treat as its own directory on some file system. */
 function isDotGit(component: string): boolean {
-  const c = component.toLowerCase().replace(/[. ]+$/, "");
+  const c = component
+    .replace(HFS_IGNORED, "")
+    .split(":")[0]!
+    .toLowerCase()
+    .replace(/[. ]+$/, "");
   return c === ".git" || c === "git~1";
+}
+
+/** New commits an export may bring at once; a branch rewritten past this is refused. */
+const MAX_EXPORT_COMMITS = 1000;
+
+/**
+ * Every path of every commit the export brings (not of the objects it adds: git lists an object
+ * once, under whichever name it meets first, so a tree shared between "x/" and ".GIT/" would hide).
+ */
+async function reservedPath(repo: string, tip: string, base: string): Promise<string | undefined> {
+  const commits = (await git(repo, ["rev-list", `--max-count=${MAX_EXPORT_COMMITS + 1}`, tip, `^${base}`]))
+    .split("\n")
+    .filter(Boolean);
+  if (commits.length > MAX_EXPORT_COMMITS) return `more than ${MAX_EXPORT_COMMITS} new commits`;
+  for (const commit of commits) {
+    const paths = await git(repo, ["ls-tree", "-r", "-t", "-z", "--name-only", commit], 600_000);
+    for (const path of paths.split("\0")) if (path.split("/").some(isDotGit)) return path;
+  }
+  return undefined;
 }
 
 /**
@@ -87,27 +113,34 @@ export async function importBundle(
   const incoming = `refs/pi-server/incoming/${branch}`;
   // No bundle: the branch is still at its base, which the mirror already has.
   if (bundle === undefined) await git(exportsRepo, ["update-ref", incoming, base]);
-  else await git(exportsRepo, ["fetch", "-q", "--no-write-fetch-head", bundle, `+HEAD:${incoming}`]);
+  else
+    await git(
+      exportsRepo,
+      ["fetch", "-q", "--no-tags", "--no-write-fetch-head", bundle, `+HEAD:${incoming}`],
+      600_000,
+    );
   try {
-    const objects = await git(exportsRepo, ["rev-list", "--objects", incoming, `^${base}`]);
-    for (const line of objects.split("\n")) {
-      const path = line.slice(line.indexOf(" ") + 1);
-      if (line.includes(" ") && path.split("/").some(isDotGit)) {
-        throw new Error(`the session's branch holds a path git reserves (${path}); it was not exported`);
-      }
+    const reserved = await reservedPath(exportsRepo, incoming, base);
+    if (reserved) {
+      throw new Error(`the session's branch holds a path git reserves (${reserved}); it was not exported`);
     }
     await git(exportsRepo, ["update-ref", `refs/heads/${branch}`, incoming]);
   } finally {
     await git(exportsRepo, ["update-ref", "-d", incoming]).catch(() => undefined);
   }
   if (userRepo === undefined) return;
-  await git(userRepo, [
-    "fetch",
-    "-q",
-    "--no-write-fetch-head",
-    exportsRepo,
-    `+refs/heads/${branch}:refs/heads/${branch}`,
-  ]);
+  await git(
+    userRepo,
+    [
+      "fetch",
+      "-q",
+      "--no-tags",
+      "--no-write-fetch-head",
+      exportsRepo,
+      `+refs/heads/${branch}:refs/heads/${branch}`,
+    ],
+    600_000,
+  );
 }
 
 /** Deletes the session's branch where the server put it and in the user's repo; one not there is fine. */

@@ -54,7 +54,10 @@ export function buildToolEnv(input: ToolEnvInput): Record<string, string> {
   for (const [name, value] of Object.entries(input.hostEnv?.vars ?? {})) {
     if (!isSecretEnvName(name, input.secretNames)) env[name] = value;
   }
-  env.PATH = input.hostEnv?.PATH || DEFAULT_PATH;
+  // Relative entries (`./node_modules/.bin`, an empty one) would run whatever the agent put there
+  // in place of a system command.
+  const path = (input.hostEnv?.PATH ?? "").split(":").filter((d) => d.startsWith("/"));
+  env.PATH = path.length > 0 ? path.join(":") : DEFAULT_PATH;
   env.HOME = input.home;
   env.USER = input.user;
   env.LOGNAME = input.user;

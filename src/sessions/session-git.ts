@@ -1,9 +1,21 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { importBundle } from "../repos/session-repo.js";
 import { writeJsonAtomic } from "../store/atomic.js";
+import { DEFAULT_PATH } from "../runtime/env.js";
 import type { ToolRuntime } from "../runtime/index.js";
+
+function isBundle(file: string): boolean {
+  const fd = openSync(file, "r");
+  try {
+    const head = Buffer.alloc(16);
+    readSync(fd, head, 0, 16, 0);
+    return head.toString("latin1") === "# v2 git bundle\n";
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Stored beside the session's history: what the branch started from and what was last exported. */
 interface RepoState {
@@ -25,8 +37,12 @@ export interface SessionGitDeps {
   log: Logger;
 }
 
-/** Flags for git run inside the session's sandbox on the server's behalf: deterministic, quiet. */
-const QUIET_GIT = "git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c gc.auto=0";
+/**
+ * git as the server runs it inside a session's sandbox: found on the system PATH (never the agent's:
+ * a `node_modules/.bin/git` the agent wrote must not answer for git), without hooks or fsmonitor.
+ */
+export const SANDBOX_GIT = `/usr/bin/env PATH=${DEFAULT_PATH} git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c gc.auto=0`;
+const QUIET_GIT = SANDBOX_GIT;
 
 /**
  * The server's git work on a session's repository. That repository is the agent's (its config and
@@ -145,6 +161,9 @@ export class SessionGit {
           closeSync(fd);
         }
         if (exitCode !== 0) throw new Error(`git bundle failed with exit ${exitCode}`);
+        // git reads a path that is not a bundle as a repository (a gitfile, even): only a bundle passes.
+        if (!isBundle(bundle))
+          throw new Error("the session's export is not a git bundle; it was not imported");
         await publish(bundle);
       } finally {
         rmSync(bundle, { force: true });

@@ -1,3 +1,4 @@
+import { realpathSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { ProtocolError } from "../protocol/errors.js";
@@ -16,6 +17,14 @@ import type { DataPaths } from "../store/paths.js";
 function within(path: string, dir: string): boolean {
   const rel = relative(dir, path);
   return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 function userName(): string {
@@ -45,8 +54,10 @@ export function sessionRuntime(input: SessionRuntimeInput): ToolRuntime {
   const { paths, config } = input;
   const extraRo = config.sandbox?.readOnlyPaths ?? [];
   const extraRw = config.sandbox?.readWritePaths ?? [];
+  const dataRoot = realOrSelf(paths.root);
   for (const p of [...extraRo, ...extraRw]) {
-    if (within(paths.root, p) || within(p, paths.root)) {
+    const real = realOrSelf(p);
+    if (within(dataRoot, real) || within(real, dataRoot)) {
       throw new ProtocolError(
         "conflict",
         `sandbox path ${p} overlaps the data dir ${paths.root}; remove it from sandbox.readOnlyPaths/readWritePaths in ${paths.config}`,
@@ -64,11 +75,14 @@ export function sessionRuntime(input: SessionRuntimeInput): ToolRuntime {
   const hostEnv = readHostEnv(paths.hostEnv);
   // The tools on the PATH `pi-server env init` captured are visible (read-only), so they run; a
   // PATH entry that is the home dir itself, the root, or overlaps the data dir is not.
+  // Symlinks resolved first (bwrap follows them): a PATH entry that is, or leads to, HOME or an
+  // ancestor of it, or the data dir, is not mounted.
+  const realHomeDir = realOrSelf(realHome);
   const pathDirs = (hostEnv?.PATH ?? "")
     .split(":")
-    .filter((d) => isAbsolute(d))
-    .map((d) => resolve(d))
-    .filter((d) => !within(realHome, d) && !within(paths.root, d) && !within(d, paths.root));
+    .filter((d) => d.startsWith("/"))
+    .map((d) => realOrSelf(resolve(d)))
+    .filter((d) => !within(realHomeDir, d) && !within(dataRoot, d) && !within(d, dataRoot));
   const env = buildToolEnv({
     serverEnv: process.env,
     hostEnv,
