@@ -46,6 +46,7 @@ export const CAPABILITIES = [
   "chat",
   "nativeTools",
   "permissions",
+  "diff",
 ];
 
 export interface StartOptions {
@@ -221,6 +222,7 @@ async function startLocked(
       permissions,
       index,
       nativeCalls,
+      fileLimit: limits.toolFileBytes,
     }),
     openSession: (id) => sessions.open(id),
     nativeCalls,

@@ -10,6 +10,7 @@ import {
 import { HelloParams, HelloResult, ReplayVerdict } from "./hello.js";
 import {
   DeviceInfo,
+  DiffFile,
   ImageInput,
   ModelInfo,
   ModelRef,
@@ -33,6 +34,9 @@ const Message = Type.String({ minLength: 1, maxLength: 1_000_000 });
 /** Chosen by the client; a resend with the same id gets the first answer back with duplicate: true. */
 const ClientTurnId = Type.Optional(Type.String({ minLength: 1, maxLength: 128 }));
 const Duplicate = Type.Optional(Type.Boolean());
+/** session.diff and session.file answer at most this much: a response must fit the send queue. */
+export const MAX_READ_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_READ_BYTES = 1024 * 1024;
 
 interface MethodSpec<P extends TSchema = TSchema, R extends TSchema = TSchema> {
   params: P;
@@ -190,6 +194,48 @@ export const Methods = {
       ]),
       /** Where the files of a session without a branch were moved; null when there were none. */
       filesKept: Type.Union([Type.String(), Type.Null()]),
+    }),
+  }),
+  "session.diff": method({
+    scoped: true,
+    description:
+      "The unified diff of the session's worktree against the commit it started from (committed, uncommitted and untracked changes), with a per-file summary. A scratch or chat session lists every file as added.",
+    params: Type.Object(
+      {
+        /** Bytes of patch text at most (default 1 MiB); past it the patch is cut and truncated is true. */
+        maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_READ_BYTES })),
+      },
+      Known,
+    ),
+    result: Type.Object({
+      /** The commit diffed against; null for a scratch or chat session (the empty tree). */
+      base: Type.Union([Type.String(), Type.Null()]),
+      diff: Type.String(),
+      /** The patch was cut at maxBytes, or more than 10,000 files changed (files lists the first). */
+      truncated: Type.Boolean(),
+      files: Type.Array(DiffFile),
+    }),
+  }),
+  "session.file": method({
+    scoped: true,
+    description:
+      "One regular file of the session's worktree: UTF-8 text, or base64 for binary content. The path is relative and may not leave the worktree, also not through a symlink.",
+    params: Type.Object(
+      {
+        path: Type.String({ minLength: 1, maxLength: 4096 }),
+        /** Bytes returned at most (default 1 MiB); past it the content is cut and truncated is true. */
+        maxBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_READ_BYTES })),
+      },
+      Known,
+    ),
+    result: Type.Object({
+      /** The path as normalised (relative to the worktree). */
+      path: Type.String(),
+      /** The file's size in bytes. */
+      size: Type.Integer({ minimum: 0 }),
+      truncated: Type.Boolean(),
+      encoding: Type.Union([Type.Literal("utf8"), Type.Literal("base64")]),
+      content: Type.String(),
     }),
   }),
   prompt: method({

@@ -149,3 +149,21 @@ export const DeviceInfo = Type.Object({
   role: Type.Union([Type.Literal("user"), Type.Literal("admin")]),
 });
 export type DeviceInfo = Static<typeof DeviceInfo>;
+
+/** One changed path of a session.diff, against the commit the session started from. */
+export const DiffFile = Type.Object({
+  path: Type.String(),
+  /** For renamed: the path in the base commit. */
+  oldPath: Type.Optional(Type.String()),
+  status: Type.Union([
+    Type.Literal("added"),
+    Type.Literal("modified"),
+    Type.Literal("deleted"),
+    Type.Literal("renamed"),
+  ]),
+  additions: Type.Integer({ minimum: 0 }),
+  deletions: Type.Integer({ minimum: 0 }),
+  /** git sees binary content: no line counts, and the patch says only "Binary files … differ". */
+  binary: Type.Boolean(),
+});
+export type DiffFile = Static<typeof DiffFile>;

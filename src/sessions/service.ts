@@ -14,7 +14,7 @@ import {
   mirrorPath,
   syncMirror,
 } from "../repos/session-repo.js";
-import type { RuntimeLimits } from "../runtime/index.js";
+import type { RuntimeLimits, ToolRuntime } from "../runtime/index.js";
 import type { ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
@@ -311,6 +311,34 @@ export class SessionService {
       repoId: record.repoId,
       gitIdentity: this.deps.gitIdentity,
     });
+  }
+
+  /**
+   * What session.diff and session.file read a session's worktree with: its runtime (every read of
+   * the agent's files and repository happens in there) and the commit it started from (undefined
+   * for a scratch or chat directory, which has no repository).
+   */
+  async worktreeAccess(
+    id: string,
+  ): Promise<{ worktree: string; runtime: ToolRuntime; base: string | undefined }> {
+    const record = this.deps.index.get(id);
+    if (!record || this.deleting.has(id)) throw new ProtocolError("not_found", `no session ${id}`);
+    if (isLegacyWorktree(record)) {
+      throw new ProtocolError(
+        "conflict",
+        `session ${id} was made by an older pi-server as a linked worktree of your repository; the server reads nothing of it`,
+      );
+    }
+    if (!existsSync(record.worktree)) {
+      throw new ProtocolError("conflict", `the worktree of session ${id} is gone (${record.worktree})`);
+    }
+    await this.assertRuntime();
+    let base: string | undefined;
+    if (record.branch) {
+      base = SessionGit.readState(dirname(record.piSessionFile))?.base;
+      if (!base) throw new ProtocolError("internal", `session ${id} has no recorded base commit`);
+    }
+    return { worktree: record.worktree, runtime: this.runtimeFor(record), base };
   }
 
   private async exportBranch(sessionId: string, g: SessionGit): Promise<void> {

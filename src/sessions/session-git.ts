@@ -62,12 +62,17 @@ export class SessionGit {
     writeJsonAtomic(SessionGit.stateFile(sessionDir), state);
   }
 
-  private readState(): RepoState | undefined {
+  /** What the server wrote when it made the session's repository; undefined when it wrote nothing. */
+  static readState(sessionDir: string): RepoState | undefined {
     try {
-      return JSON.parse(readFileSync(SessionGit.stateFile(this.deps.sessionDir), "utf8")) as RepoState;
+      return JSON.parse(readFileSync(SessionGit.stateFile(sessionDir), "utf8")) as RepoState;
     } catch {
       return undefined;
     }
+  }
+
+  private readState(): RepoState | undefined {
+    return SessionGit.readState(this.deps.sessionDir);
   }
 
   /** Runs a command in the session's runtime; its stdout when it exits 0. */

@@ -1,11 +1,13 @@
 import { ProtocolError } from "../protocol/errors.js";
-import type { MethodName, ParamsOf, ResultOf } from "../protocol/methods.js";
+import { DEFAULT_READ_BYTES, type MethodName, type ParamsOf, type ResultOf } from "../protocol/methods.js";
 import { listRepos, ReposFileError } from "../repos/repos.js";
 import type { AttachLevel, LiveSession, Subscription } from "../sessions/live-session.js";
 import type { NativeCalls } from "../sessions/native-calls.js";
 import type { PermissionBroker } from "../sessions/permissions.js";
 import { getDefaultModel, setDefaultModel } from "../sessions/default-model.js";
 import type { SessionService } from "../sessions/service.js";
+import { sessionDiff } from "../sessions/session-diff.js";
+import { sessionFile } from "../sessions/session-file.js";
 import type { SessionsIndex } from "../store/sessions-index.js";
 import type { TokenMatch, TokenStore } from "../store/tokens.js";
 
@@ -32,6 +34,8 @@ export interface HandlerDeps {
   /** Closes the open connections of revoked tokens. */
   onRevoked: (tokenIds: string[]) => void;
   permissions: PermissionBroker;
+  /** limits.toolFileBytes: the largest file session.file reads. */
+  fileLimit: number;
   /** Who created each session, for the creator-or-admin checks. */
   index: Pick<SessionsIndex, "get">;
   nativeCalls: NativeCalls;
@@ -98,6 +102,7 @@ export function createHandlers({
   permissions,
   index,
   nativeCalls,
+  fileLimit,
 }: HandlerDeps): Handlers {
   const access = roles(tokens, index);
   const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
@@ -169,6 +174,15 @@ export function createHandlers({
     "session.delete": async (params, ctx) => {
       access.requireCreatorOrAdmin(ctx, params.sessionId, "deleting");
       return { deleted: true, ...(await sessions.delete(params)) };
+    },
+    "session.diff": async (params, ctx) => {
+      const { runtime, worktree, base } = await sessions.worktreeAccess(ctx.sessionId);
+      return sessionDiff({ runtime, worktree, base, maxBytes: params.maxBytes ?? DEFAULT_READ_BYTES });
+    },
+    "session.file": async (params, ctx) => {
+      const { runtime, worktree } = await sessions.worktreeAccess(ctx.sessionId);
+      const maxBytes = params.maxBytes ?? DEFAULT_READ_BYTES;
+      return sessionFile({ runtime, worktree, path: params.path, maxBytes, fileLimit });
     },
     prompt: async (params, ctx) => (await scoped(ctx)).prompt(params),
     steer: async (params, ctx) => (await scoped(ctx)).queue("steer", params),
