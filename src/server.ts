@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
 import dotenv from "dotenv";
 import { pino, type Logger } from "pino";
 import { PROTOCOL_VERSION } from "./protocol/envelope.js";
@@ -60,7 +61,12 @@ export interface StartOptions {
   limits?: Partial<Limits>;
   heartbeatMs?: number;
   pairRateLimit?: number;
+  /** The web app's build served at /app/ (default: dist-web/ in the package root). */
+  webDir?: string;
 }
+
+/** Where the web app's Vite build writes. */
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL("../dist-web", import.meta.url));
 
 export interface RunningServer {
   url: string;
@@ -227,6 +233,7 @@ async function startLocked(
     openSession: (id) => sessions.open(id),
     nativeCalls,
     resumeWindowSec: limits.resumeWindowSec,
+    webDir: opts.webDir ?? DEFAULT_WEB_DIR,
     auth: createAuthenticator(tokens, opts.envToken),
     info,
     identity,

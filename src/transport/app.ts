@@ -28,6 +28,7 @@ import { RpcConnection, type ConnectionOptions } from "./connection.js";
 import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./guards.js";
 import type { Handlers } from "./handlers.js";
 import { ResumeRegistry } from "./resume.js";
+import { registerWebApp } from "./web-app.js";
 import type { LiveSession } from "../sessions/live-session.js";
 import type { NativeCalls } from "../sessions/native-calls.js";
 import { newTransportStats, type TransportStats } from "./send-queue.js";
@@ -49,6 +50,8 @@ export interface AppDeps {
   nativeCalls: NativeCalls;
   /** How long a dropped connection's attachments are kept for hello.resume. */
   resumeWindowSec: number;
+  /** The web app's build (index.html, assets/), served at /app/; may not exist yet. */
+  webDir: string;
 }
 
 export interface App {
@@ -141,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   fastify.get("/health", async () => ({ ok: true }));
+  await registerWebApp(fastify as unknown as FastifyInstance, deps.webDir);
 
   fastify.get("/", async (req, reply) => {
     const presented = bearerToken(req.headers.authorization);
