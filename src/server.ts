@@ -13,6 +13,8 @@ import { AuditLog } from "./store/audit.js";
 import { PermissionRequestsStore } from "./store/permission-requests.js";
 import { RulesStore } from "./store/rules.js";
 import { loadPi } from "./sessions/pi.js";
+import { DEMO_MODEL, registerDemoModel } from "./sessions/demo-model.js";
+import { DEMO_REPO_ID, ensureDemoRepo } from "./repos/demo-repo.js";
 import { probeSandbox } from "./runtime/index.js";
 import { globalGitIdentity } from "./repos/git.js";
 import { loadConfig, resolveLimits, securityProfile, type Limits } from "./store/config.js";
@@ -61,6 +63,11 @@ export interface StartOptions {
   limits?: Partial<Limits>;
   heartbeatMs?: number;
   pairRateLimit?: number;
+  /**
+   * `serve --demo`: the offline scripted model demo/pi-demo (the default model unless config.json
+   * names one) and a demo repository. Nothing is written to config.json.
+   */
+  demo?: boolean;
   /** The web app's build served at /app/ (default: dist-web/ in the package root). */
   webDir?: string;
 }
@@ -118,6 +125,20 @@ export function createLogger(level = "info"): Logger {
   );
 }
 
+const DEMO_RULE_NOTE = "pi-server --demo: ask before writes in the demo repo, so the approval flow shows";
+
+/**
+ * The default profile lets writes inside the worktree through; in the demo repository (and only
+ * there) a rule asks, so the demo's write shows a permission request. Added once, removable.
+ */
+function askBeforeDemoWrites(permissions: PermissionBroker): void {
+  if (permissions.listRules({}).some((r) => r.note === DEMO_RULE_NOTE)) return;
+  permissions.addRule(
+    { tool: "write", decision: "ask", scope: "workspace", workspace: DEMO_REPO_ID, note: DEMO_RULE_NOTE },
+    "pi-server --demo",
+  );
+}
+
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   if (opts.envToken !== undefined && opts.envToken.length < 16) {
     throw new StartupError("PI_SERVER_TOKEN must be at least 16 characters; use a long random value");
@@ -166,6 +187,12 @@ async function startLocked(
   const tokens = new TokenStore(db);
 
   const pi = await loadPi(paths);
+  let demoRepoOwned = false;
+  if (opts.demo) {
+    registerDemoModel(pi);
+    demoRepoOwned = await ensureDemoRepo(paths, log);
+    log.warn(`demo mode: ${DEMO_MODEL} is an offline script, not an LLM`);
+  }
   const index = new SessionsIndex(db);
   const permissions = new PermissionBroker({
     rules: new RulesStore(db),
@@ -176,6 +203,7 @@ async function startLocked(
     config: () => loadConfig(paths.config),
     log,
   });
+  if (demoRepoOwned) askBeforeDemoWrites(permissions);
   const runtimeKind = config.runtime ?? "sandbox";
   // A working sandbox stays working; a broken one is probed again, so installing bwrap is enough.
   let sandboxOk: string | undefined;
@@ -200,7 +228,11 @@ async function startLocked(
     paths,
     pi,
     index,
-    config: () => loadConfig(paths.config),
+    config: () => {
+      const c = loadConfig(paths.config);
+      // Demo mode fills in a default only where the user has none; config.json stays as it is.
+      return opts.demo && !c.defaultModel ? { ...c, defaultModel: DEMO_MODEL } : c;
+    },
     limits,
     log,
     permissions,
@@ -229,6 +261,7 @@ async function startLocked(
       index,
       nativeCalls,
       fileLimit: limits.toolFileBytes,
+      ...(opts.demo && { fallbackDefaultModel: DEMO_MODEL }),
     }),
     openSession: (id) => sessions.open(id),
     nativeCalls,

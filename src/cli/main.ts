@@ -1,9 +1,10 @@
 import { Command, InvalidArgumentError } from "commander";
-import { addRepo, listRepos, removeRepo } from "../repos/repos.js";
+import { addRepo, DEMO_REPO_DIR, listRepos, removeRepo } from "../repos/repos.js";
+import { DEMO_MODEL } from "../sessions/demo-model.js";
 import { dataPaths, prepareDataDir, resolveDataDir } from "../store/paths.js";
 import { SERVER_VERSION, startServer } from "../server.js";
 import { networkInterfaces } from "node:os";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { registerAdminCommands } from "./admin-commands.js";
 import { registerConfigCommands } from "./config-commands.js";
 import { registerInitCommand } from "./init-command.js";
@@ -30,6 +31,7 @@ async function serve(opts: {
   host?: string;
   dataDir?: string;
   logLevel?: string;
+  demo?: boolean;
 }): Promise<void> {
   const env = process.env;
   const envPort = env.PI_SERVER_PORT === undefined ? undefined : parsePort(env.PI_SERVER_PORT);
@@ -39,9 +41,15 @@ async function serve(opts: {
     host: opts.host ?? env.PI_SERVER_HOST,
     envToken: env.PI_SERVER_TOKEN || undefined,
     logLevel: opts.logLevel ?? env.PI_SERVER_LOG_LEVEL ?? "info",
+    demo: opts.demo === true,
   });
   const out = process.stdout;
   out.write(`pi-server ${SERVER_VERSION} listening on ${server.url} (data dir ${server.dataDir})\n`);
+  if (opts.demo) {
+    out.write(
+      `  demo mode: model ${DEMO_MODEL} is an offline script (no LLM, no key, no network); repo "demo" is ${join(server.dataDir, DEMO_REPO_DIR)}\n`,
+    );
+  }
   if (server.host === "0.0.0.0" || server.host === "::") {
     const scheme = server.url.startsWith("https") ? "https" : "http";
     for (const ip of lanAddresses()) out.write(`  reachable at ${scheme}://${ip}:${server.port}\n`);
@@ -97,6 +105,7 @@ export function buildProgram(): Command {
     .option("--host <h>", "address to bind (env PI_SERVER_HOST, default 0.0.0.0)")
     .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
     .option("--log-level <level>", "pino log level (env PI_SERVER_LOG_LEVEL, default info)")
+    .option("--demo", "offline demo: a scripted model (demo/pi-demo) and a demo repo; no API key needed")
     .action(serve);
 
   const repos = program.command("repos").description("manage the git repositories sessions can use");

@@ -1,5 +1,5 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
-import { basename, dirname, isAbsolute, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { writeJsonAtomic } from "../store/atomic.js";
 import { hasCommits, repoTopLevel } from "./git.js";
 
@@ -25,6 +25,12 @@ export class ReposFileError extends Error {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The one repository inside the data dir that may be registered: the demo repo the server makes
+ * for `serve --demo`. It is the server's own (no sandbox mounts it), unlike anything under sessions/.
+ */
+export const DEMO_REPO_DIR = "demo-repo";
 
 /**
  * Reads repos.json. A missing file is an empty list; an unreadable file is an error; a bad entry is
@@ -54,7 +60,8 @@ const PSEUDO_FS = ["/proc", "/sys", "/dev"];
 /** Why a (real) path cannot be a registered repo, or undefined when it can. */
 function refusedPath(real: string, dataDir: string): string | undefined {
   if (PSEUDO_FS.some((d) => within(real, d))) return `${real} is on a kernel file system, not a repository`;
-  if (within(real, dataDir)) return `${real} is inside the server's data dir ${dataDir}`;
+  if (within(real, dataDir) && real !== join(dataDir, DEMO_REPO_DIR))
+    return `${real} is inside the server's data dir ${dataDir}`;
   return undefined;
 }
 
@@ -157,6 +164,14 @@ export async function addRepo(
   const entry: RepoEntry = { id, name: opts.name ?? basename(top), path: top };
   writeJsonAtomic(file, { repos: [...raw, entry] });
   return entry;
+}
+
+/** Appends an entry the server made itself (the demo repo); false when its id is already taken. */
+export function appendRepoEntry(file: string, entry: RepoEntry): boolean {
+  const raw = readRawEntries(file);
+  if (raw.some((o) => (o as { id?: unknown } | null)?.id === entry.id)) return false;
+  writeJsonAtomic(file, { repos: [...raw, entry] });
+  return true;
 }
 
 export function removeRepo(file: string, id: string): boolean {

@@ -15,9 +15,13 @@ function readConfig(file: string): ReturnType<typeof loadConfig> {
   }
 }
 
-/** config.json's defaultModel, when it names a model pi can use now. */
-export function getDefaultModel(configFile: string, findModel: FindModel): ModelInfo | undefined {
-  const key = readConfig(configFile).defaultModel;
+/** config.json's defaultModel (else `fallback`), when it names a model pi can use now. */
+export function getDefaultModel(
+  configFile: string,
+  findModel: FindModel,
+  fallback?: string,
+): ModelInfo | undefined {
+  const key = readConfig(configFile).defaultModel ?? fallback;
   const ref = key ? parseModelKey(key) : undefined;
   if (!ref) return undefined;
   try {

@@ -34,6 +34,8 @@ export interface HandlerDeps {
   /** Closes the open connections of revoked tokens. */
   onRevoked: (tokenIds: string[]) => void;
   permissions: PermissionBroker;
+  /** The default model when config.json names none (demo mode). */
+  fallbackDefaultModel?: string;
   /** limits.toolFileBytes: the largest file session.file reads. */
   fileLimit: number;
   /** Who created each session, for the creator-or-admin checks. */
@@ -103,6 +105,7 @@ export function createHandlers({
   index,
   nativeCalls,
   fileLimit,
+  fallbackDefaultModel,
 }: HandlerDeps): Handlers {
   const access = roles(tokens, index);
   const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
@@ -198,7 +201,7 @@ export function createHandlers({
       return { accepted: true };
     },
     get_default_model: () => {
-      const defaultModel = getDefaultModel(configFile, findModel);
+      const defaultModel = getDefaultModel(configFile, findModel, fallbackDefaultModel);
       return defaultModel ? { defaultModel } : {};
     },
     set_default_model: (params) => ({
