@@ -189,7 +189,7 @@ async function startLocked(
   const pi = await loadPi(paths);
   let demoRepoOwned = false;
   if (opts.demo) {
-    registerDemoModel(pi);
+    await registerDemoModel(pi);
     demoRepoOwned = await ensureDemoRepo(paths, log);
     log.warn(`demo mode: ${DEMO_MODEL} is an offline script, not an LLM`);
   }

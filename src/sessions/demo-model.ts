@@ -1,19 +1,14 @@
-import {
-  type AssistantMessage,
-  type Context,
-  type FauxProviderRegistration,
-  type FauxResponseStep,
-  fauxAssistantMessage,
-  fauxText,
-  fauxThinking,
-  fauxToolCall,
-  getApiProvider,
-  registerFauxProvider,
-  type SimpleStreamOptions,
-  type AssistantMessageEventStream,
-  type Api,
-  type Model,
+import type {
+  Api,
+  AssistantMessage,
+  AssistantMessageEventStream,
+  Context,
+  FauxProviderRegistration,
+  FauxResponseStep,
+  Model,
+  SimpleStreamOptions,
 } from "@mariozechner/pi-ai";
+import type * as PiAiModule from "@mariozechner/pi-ai";
 import type { PiRuntime } from "./pi.js";
 
 /**
@@ -45,8 +40,11 @@ function short(text: string, max = 200): string {
   return one.length > max ? `${one.slice(0, max)}…` : one;
 }
 
+type PiAi = typeof PiAiModule;
+
 /** The script: the step is told by how many tool results follow the latest user message. */
-export function demoResponse(context: Context): AssistantMessage {
+export function demoResponse(ai: PiAi, context: Context): AssistantMessage {
+  const { fauxAssistantMessage, fauxText, fauxThinking, fauxToolCall } = ai;
   const messages = context.messages;
   let u = messages.length - 1;
   while (u >= 0 && messages[u]?.role !== "user") u--;
@@ -129,9 +127,12 @@ let demoStream: StreamSimple | undefined;
  * refresh and re-registers only the stream functions its providers carry. So the faux provider is
  * made once, its stream function kept, and handed to each server's model registry.
  */
-export function registerDemoModel(pi: PiRuntime): void {
+export async function registerDemoModel(pi: PiRuntime): Promise<void> {
   if (!registration || !demoStream) {
-    const reg = registerFauxProvider({
+    // Loaded here, not at start-up: pi's SDK has loaded it by now (one copy, from the module cache),
+    // and the CLI's other commands never need it.
+    const ai = await import("@mariozechner/pi-ai");
+    const reg = ai.registerFauxProvider({
       api: DEMO_API,
       provider: DEMO_PROVIDER,
       models: [{ id: DEMO_MODEL_ID, name: DEMO_NAME, reasoning: true, input: ["text"] }],
@@ -141,11 +142,11 @@ export function registerDemoModel(pi: PiRuntime): void {
     // queue kept full of the same context-driven step serves every session and every call.
     const step: FauxResponseStep = (context) => {
       reg.appendResponses([step]);
-      return demoResponse(context);
+      return demoResponse(ai, context);
     };
     reg.setResponses(Array.from({ length: 64 }, () => step));
     registration = reg;
-    const provider = getApiProvider(DEMO_API);
+    const provider = ai.getApiProvider(DEMO_API);
     if (!provider) throw new Error("the demo model's stream was not registered");
     demoStream = provider.streamSimple;
   }
