@@ -522,5 +522,7 @@ export class SessionService {
     for (const s of this.live.values()) s.announceShutdown();
     await Promise.all([...this.live.values()].map((s) => s.dispose()));
     this.live.clear();
+    // A branch export started by the last turn finishes before the server says it has stopped.
+    await Promise.all([...this.gits.values()].map((g) => g.settled()));
   }
 }

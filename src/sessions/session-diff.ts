@@ -1,5 +1,6 @@
 import { ProtocolError } from "../protocol/errors.js";
 import type { DiffFile } from "../protocol/types.js";
+import { DEFAULT_PATH } from "../runtime/env.js";
 import type { ToolRuntime } from "../runtime/index.js";
 
 /**
@@ -9,7 +10,9 @@ import type { ToolRuntime } from "../runtime/index.js";
  * agent declares still run, but only in the sandbox, as the agent.
  */
 const GIT =
-  "git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.untrackedCache=false -c gc.auto=0" +
+  // The system's git, whatever PATH the agent's environment has (a `git` it wrote must not answer).
+  `/usr/bin/env PATH=${DEFAULT_PATH} git` +
+  " -c core.hooksPath=/dev/null -c core.fsmonitor=false -c core.untrackedCache=false -c gc.auto=0" +
   " -c diff.noprefix=false -c diff.mnemonicPrefix=false -c diff.relative=false -c color.ui=false" +
   " -c core.quotePath=true";
 

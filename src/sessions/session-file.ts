@@ -1,6 +1,7 @@
 import { posix } from "node:path";
 import { ProtocolError } from "../protocol/errors.js";
 import { RuntimeError, type ToolRuntime } from "../runtime/index.js";
+import { DEFAULT_PATH } from "../runtime/env.js";
 
 /**
  * Resolves the file inside the session's runtime (the sandbox: what the agent sees, nothing of the
@@ -70,7 +71,8 @@ async function resolve(input: FileInput, rel: string): Promise<{ size: number; r
   const quoted = `'${RESOLVE_SCRIPT.replace(/'/g, "'\\''")}'`;
   const arg = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
   const { exitCode } = await input.runtime.exec(
-    `sh -c ${quoted} sh ${arg(posix.join(input.worktree, rel))} ${arg(input.worktree)} 2>/dev/null`,
+    // The system's sh and realpath, whatever PATH the agent's environment has.
+    `/usr/bin/env PATH=${DEFAULT_PATH} sh -c ${quoted} sh ${arg(posix.join(input.worktree, rel))} ${arg(input.worktree)} 2>/dev/null`,
     { cwd: input.worktree, onData: (d) => chunks.push(d), maxOutputBytes: 64 * 1024, timeout: 60 },
   );
   const out = Buffer.concat(chunks).toString("utf8");
