@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHarness, type Harness } from "./helpers/harness.js";
+import {
+  CHROMIUM,
+  DIST_WEB,
+  launchChromium,
+  makeInviteLink,
+  phone,
+  startWebFront,
+  type WebFront,
+} from "./helpers/web.js";
+
+const SHOTS = join(import.meta.dirname, "..", "docs", "screenshots");
+const ready = existsSync(CHROMIUM) && existsSync(join(DIST_WEB, "index.html"));
+
+let h: Harness;
+let front: WebFront;
+let browser: Browser;
+let page: Page;
+let problems: string[];
+
+async function shot(name: string): Promise<void> {
+  if (!process.env.PI_SERVER_SCREENSHOTS) return;
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+describe.skipIf(!ready)("web app", () => {
+  beforeAll(async () => {
+    // strict: every write and command asks, so the phone has something to approve.
+    h = await startHarness({ config: { security: { profile: "strict" } } });
+    front = await startWebFront(h);
+    browser = await launchChromium();
+    ({ page, problems } = await phone(browser));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await front?.close();
+    await h?.close();
+  });
+
+  it("pairs from an invite link, with the signature checked and the token kept", async () => {
+    const link = makeInviteLink(h, front);
+    await page.goto(link);
+    await page.getByRole("heading", { name: "Pair with a server" }).waitFor();
+    await page.getByText("The invite is signed by server").waitFor();
+    await shot("pair");
+    await page.getByLabel("Name of this device").fill("test phone");
+    await page.getByRole("button", { name: "Pair this device" }).click();
+    await page.getByRole("heading", { name: "Sessions" }).waitFor();
+    await page.locator('[data-state="connected"]').waitFor();
+    // The one-time secret is gone from the address bar.
+    expect(page.url()).not.toContain("pair=");
+    // The same invite cannot be used twice.
+    await page.goto(link);
+    await page.getByRole("button", { name: "Pair this device" }).click();
+    await page.getByRole("alert").filter({ hasText: "already used" }).waitFor();
+    // A tampered invite is refused before anything is sent.
+    const encoded = link.split("#pair=")[1]!;
+    const signed = JSON.parse(Buffer.from(encoded, "base64url").toString()) as { invite: { port: number } };
+    signed.invite.port += 1;
+    await page.goto(`${front.url}/app/#pair=${Buffer.from(JSON.stringify(signed)).toString("base64url")}`);
+    await page.getByRole("alert").filter({ hasText: "signature is not valid" }).waitFor();
+  });
+
+  it("creates a session and streams a markdown answer", async () => {
+    await page.goto(`${front.url}/app/#/`);
+    await page.locator('[data-state="connected"]').waitFor();
+    await page.getByRole("link", { name: "New session" }).click();
+    await page.getByLabel("Repository").selectOption("demo");
+    await page.getByLabel("Name (optional)").fill("first session");
+    await page.getByRole("button", { name: "Create session" }).click();
+    await page.getByRole("heading", { name: "first session" }).waitFor();
+
+    h.llm.enqueue({
+      kind: "text",
+      text: "Hello **from the agent**. <script>alert(1)</script>Done.",
+      chunkSize: 5,
+      delayMs: 15,
+    });
+    await page.getByLabel("Message").fill("say hello");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.locator(".msg.assistant strong", { hasText: "from the agent" }).waitFor();
+    await page.getByTestId("session-status").filter({ hasText: "idle" }).waitFor();
+    await expect(page.locator(".msg.user").last().innerText()).resolves.toBe("say hello");
+    // Sanitised: the script tag never reaches the DOM.
+    expect(await page.locator(".msg.assistant script").count()).toBe(0);
+    await shot("chat");
+  });
+
+  it("approves a write and denies a command, showing the exact input", async () => {
+    h.llm.enqueue(
+      { kind: "tool_call", name: "write", args: { path: "hello.txt", content: "hi there\n" } },
+      { kind: "text", text: "I wrote hello.txt." },
+    );
+    await page.getByLabel("Message").fill("write a file");
+    await page.getByRole("button", { name: "Send" }).click();
+    const card = page.locator(".approval");
+    await card.waitFor();
+    await expect(card.locator("pre").first().innerText()).resolves.toBe("hello.txt");
+    await expect(page.title()).resolves.toMatch(/^\(1\)/);
+    await shot("approval");
+    await card.getByRole("button", { name: "Allow once" }).click();
+    await page.getByText("I wrote hello.txt.").waitFor();
+    await expect(card.count()).resolves.toBe(0);
+    await page.locator('.tool[data-tool="write"] .tool-state', { hasText: "done" }).waitFor();
+    await page.getByText("Allowed once by test phone").waitFor();
+
+    h.llm.enqueue(
+      { kind: "tool_call", name: "bash", args: { command: "rm -rf build && echo gone" } },
+      { kind: "text", text: "Understood, I left it." },
+    );
+    await page.getByLabel("Message").fill("clean up");
+    await page.getByRole("button", { name: "Send" }).click();
+    await card.waitFor();
+    await expect(card.locator("pre").first().innerText()).resolves.toBe("rm -rf build && echo gone");
+    await card.getByRole("button", { name: "Deny", exact: true }).click();
+    await page.getByText("Understood, I left it.").waitFor();
+    await page.locator('.tool[data-tool="bash"] .tool-state', { hasText: "failed" }).waitFor();
+    await expect(page.title()).resolves.toBe("pi");
+    const worktree = (await h.connect()).request("session.list", {});
+    const s = (await worktree).sessions.find((x) => x.name === "first session")!;
+    expect(readFileSync(join(s.worktree, "hello.txt"), "utf8")).toBe("hi there\n");
+    expect(problems).toEqual([]);
+  });
+});

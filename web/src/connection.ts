@@ -1,0 +1,162 @@
+/**
+ * The one connection to the current server: hello with the pinned key, reconnect with backoff,
+ * and re-attaching every open session from the last seq it applied.
+ */
+import { signal } from "@preact/signals";
+import { BrowserClient, IdentityError, type AnyEvent } from "../../src/client/browser.js";
+import type { MethodName, ParamsOf, ResultOf } from "../../src/protocol/methods.js";
+import { verifyEd25519 } from "./crypto.js";
+import type { SessionStream } from "./session-stream.js";
+import type { ServerRecord } from "./storage.js";
+
+export type ConnState = "connecting" | "connected" | "reconnecting" | "offline" | "revoked" | "untrusted";
+
+const UNAUTHORIZED = 4401;
+
+export interface ConnectionHooks {
+  onEvent(e: AnyEvent): void;
+  /** After hello and every re-attach: a good moment to refresh lists. */
+  onReady(): void;
+  onRevoked(): void;
+}
+
+export class Connection {
+  readonly state = signal<ConnState>("connecting");
+  readonly lastError = signal<string | undefined>(undefined);
+  private client: BrowserClient | undefined;
+  private readonly streams = new Map<string, SessionStream>();
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private attempt = 0;
+  private stopped = false;
+  private readonly onOnline = (): void => this.retryNow();
+
+  constructor(
+    readonly server: ServerRecord,
+    private readonly hooks: ConnectionHooks,
+  ) {}
+
+  start(): void {
+    addEventListener("online", this.onOnline);
+    void this.open();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    removeEventListener("online", this.onOnline);
+    clearTimeout(this.retryTimer);
+    void this.client?.close();
+  }
+
+  request<M extends MethodName>(method: M, params: ParamsOf<M>, sessionId?: string): Promise<ResultOf<M>> {
+    if (!this.client || this.state.value !== "connected")
+      return Promise.reject(new Error("Not connected to the server right now."));
+    return this.client.request(method, params, sessionId);
+  }
+
+  /** Keeps `stream` attached (now and after every reconnect) until `unwatch`. */
+  watch(stream: SessionStream): void {
+    if (this.streams.get(stream.sessionId) === stream) return;
+    this.streams.set(stream.sessionId, stream);
+    if (this.client && this.state.value === "connected") void this.attach(this.client, stream);
+  }
+
+  unwatch(sessionId: string): void {
+    this.streams.delete(sessionId);
+    if (this.client && this.state.value === "connected")
+      this.client.request("session.detach", { sessionId }).catch(() => undefined);
+  }
+
+  private async open(): Promise<void> {
+    if (this.stopped) return;
+    this.state.value = this.attempt === 0 ? "connecting" : "reconnecting";
+    let client: BrowserClient;
+    try {
+      client = await BrowserClient.connect(this.server.url, {
+        token: this.server.token,
+        serverPublicKey: this.server.publicKey,
+        clientName: `pi-server web app (${this.server.deviceName})`,
+        verify: verifyEd25519,
+      });
+    } catch (err) {
+      if (err instanceof IdentityError) {
+        this.state.value = "untrusted";
+        this.lastError.value = err.message;
+        return;
+      }
+      if (/\(4401\b/.test(String((err as Error).message))) return this.revoked();
+      this.lastError.value = (err as Error).message;
+      return this.scheduleRetry();
+    }
+    if (this.stopped) {
+      void client.close();
+      return;
+    }
+    this.client = client;
+    client.onEvent((e) => {
+      this.streams.get(e.sessionId)?.handle(e);
+      this.hooks.onEvent(e);
+    });
+    client.onClose((code) => {
+      if (this.client !== client) return;
+      this.client = undefined;
+      if (code === UNAUTHORIZED) this.revoked();
+      else if (!this.stopped) this.scheduleRetry();
+    });
+    this.attempt = 0;
+    this.lastError.value = undefined;
+    this.state.value = "connected";
+    await Promise.all([...this.streams.values()].map((s) => this.attach(client, s)));
+    this.hooks.onReady();
+  }
+
+  private async attach(client: BrowserClient, stream: SessionStream): Promise<void> {
+    const { sessionId } = stream;
+    try {
+      if (stream.lastSeq === undefined) {
+        // First sight: subscribe, then load the history; what streams in meanwhile waits in a buffer.
+        stream.beginReload();
+        const att = await client.request("session.attach", { sessionId });
+        stream.status.value = att.session.status;
+        const { messages } = await client.request("get_messages", {}, sessionId);
+        stream.finishReload(messages as never, att.seq, att.epoch);
+        return;
+      }
+      const att = await client.request("session.attach", {
+        sessionId,
+        sinceSeq: stream.lastSeq,
+        ...(stream.epoch ? { epoch: stream.epoch } : {}),
+      });
+      if (att.replay === "gap") {
+        // Some missed events are gone from the server's ring: rebuild from the history instead.
+        stream.beginReload();
+        const { messages } = await client.request("get_messages", {}, sessionId);
+        stream.status.value = att.session.status;
+        stream.finishReload(messages as never, att.seq, att.epoch);
+      }
+    } catch (err) {
+      stream.notice(`Could not open this session: ${(err as Error).message}`);
+    }
+  }
+
+  private revoked(): void {
+    this.state.value = "revoked";
+    this.stopped = true;
+    this.hooks.onRevoked();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    this.state.value = navigator.onLine === false ? "offline" : "reconnecting";
+    // 0.5 s doubling to 30 s, with jitter so many phones do not come back in step.
+    const base = Math.min(30_000, 500 * 2 ** this.attempt++);
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.open(), base / 2 + Math.random() * (base / 2));
+  }
+
+  private retryNow(): void {
+    if (this.stopped || this.client) return;
+    clearTimeout(this.retryTimer);
+    this.attempt = 0;
+    void this.open();
+  }
+}
