@@ -115,7 +115,7 @@ export async function startWebFront(h: Harness): Promise<WebFront> {
 }
 
 /** A fresh invite link from the server's own pairing service, naming the front's address. */
-export function makeInviteLink(h: Harness, front: WebFront, ttlMs = 5 * 60_000): string {
+export function makeInviteLink(h: Harness, front: Pick<WebFront, "port">, ttlMs = 5 * 60_000): string {
   const db = openDb(join(h.dataDir, "state.db"));
   try {
     const identity = loadIdentity(join(h.dataDir, "identity"));
@@ -129,6 +129,11 @@ export function makeInviteLink(h: Harness, front: WebFront, ttlMs = 5 * 60_000):
   } finally {
     db.close();
   }
+}
+
+/** The real server's own /app/ route (its CSP and headers), for tests that need no cut connections. */
+export function serverApp(h: Harness): Pick<WebFront, "url" | "port"> {
+  return { url: `http://127.0.0.1:${h.server.port}`, port: h.server.port };
 }
 
 export function launchChromium(): Promise<Browser> {

@@ -4,6 +4,7 @@ import { signal } from "@preact/signals";
 export type Route =
   | { name: "list" }
   | { name: "session"; id: string }
+  | { name: "changes"; id: string }
   | { name: "new" }
   | { name: "servers" }
   | { name: "pair"; invite: string };
@@ -13,6 +14,8 @@ export function parse(hash: string): Route {
   if (h.startsWith("pair=")) return { name: "pair", invite: h.slice(5) };
   const m = /^\/s\/([a-z0-9]{1,64})$/.exec(h);
   if (m) return { name: "session", id: m[1]! };
+  const c = /^\/s\/([a-z0-9]{1,64})\/changes$/.exec(h);
+  if (c) return { name: "changes", id: c[1]! };
   if (h === "/new") return { name: "new" };
   if (h === "/servers") return { name: "servers" };
   return { name: "list" };

@@ -5,6 +5,7 @@ import { ChatView } from "./ChatView.js";
 import { ConnectionBadge } from "./ConnectionBadge.js";
 import { NewSession } from "./NewSession.js";
 import { PairScreen } from "./PairScreen.js";
+import { ReviewView } from "./ReviewView.js";
 import { Revoked } from "./Revoked.js";
 import { ServersScreen } from "./ServersScreen.js";
 import { SessionList } from "./SessionList.js";
@@ -23,6 +24,7 @@ export function App() {
   else if (r.name === "servers") body = <ServersScreen />;
   else if (current.value?.revoked) body = <Revoked server={current.value} />;
   else if (r.name === "session") body = <ChatView key={r.id} sessionId={r.id} />;
+  else if (r.name === "changes") body = <ReviewView key={r.id} sessionId={r.id} />;
   else if (r.name === "new") body = <NewSession />;
   else body = <SessionList />;
 

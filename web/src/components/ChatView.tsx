@@ -46,6 +46,9 @@ export function ChatView({ sessionId }: { sessionId: string }) {
         >
           {status}
         </span>
+        <a href={`#/s/${sessionId}/changes`} class="button changes-link">
+          Changes
+        </a>
       </div>
       <SessionSettings sessionId={sessionId} onDelete={() => void remove()} />
       <div

@@ -1,0 +1,78 @@
+import { AxeBuilder } from "@axe-core/playwright";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHarness, type Harness } from "./helpers/harness.js";
+import { CHROMIUM, DIST_WEB, launchChromium, makeInviteLink, phone, serverApp } from "./helpers/web.js";
+
+const ready = existsSync(CHROMIUM) && existsSync(join(DIST_WEB, "index.html"));
+
+let h: Harness;
+let browser: Browser;
+let page: Page;
+let problems: string[];
+
+describe.skipIf(!ready)("web app, review screen", () => {
+  beforeAll(async () => {
+    h = await startHarness();
+    browser = await launchChromium();
+    ({ page, problems } = await phone(browser));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await h?.close();
+  });
+
+  it("lists a file the agent wrote as added, with its lines in the diff and the file itself", async () => {
+    // The page comes from the server's own /app/ route, with the server's CSP.
+    const app = serverApp(h);
+    await page.goto(makeInviteLink(h, app));
+    await page.getByLabel("Name of this device").fill("review phone");
+    await page.getByRole("button", { name: "Pair this device" }).click();
+    await page.locator('[data-state="connected"]').waitFor();
+
+    const owner = await h.connect();
+    const { sessionId } = await owner.request("session.create", { repoId: "demo", name: "review session" });
+    await page.goto(`${app.url}/app/#/s/${sessionId}`);
+    await page.getByTestId("session-status").filter({ hasText: "idle" }).waitFor();
+
+    h.llm.enqueue(
+      {
+        kind: "tool_call",
+        name: "write",
+        args: { path: "notes/todo.txt", content: "first line\nsecond line\n" },
+      },
+      { kind: "text", text: "Wrote the notes." },
+    );
+    await page.getByLabel("Message").fill("write some notes");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.getByText("Wrote the notes.").waitFor();
+    await page.getByTestId("session-status").filter({ hasText: "idle" }).waitFor();
+
+    await page.getByRole("link", { name: "Changes" }).click();
+    await page.getByRole("heading", { name: "Changes" }).waitFor();
+    const entry = page.getByRole("button", { name: "notes/todo.txt, added, 2 added, 0 removed" });
+    await entry.waitFor();
+    await expect(entry.getAttribute("aria-expanded")).resolves.toBe("false");
+    await entry.click();
+    await expect(entry.getAttribute("aria-expanded")).resolves.toBe("true");
+    const diff = page.getByRole("group", { name: "Diff of notes/todo.txt" });
+    await expect(diff.locator(".dl-add .code").allInnerTexts()).resolves.toEqual([
+      "first line",
+      "second line",
+    ]);
+    await expect(diff.locator(".dl-add .ln").allInnerTexts()).resolves.toEqual(["", "1", "", "2"]);
+    expect(await diff.locator(".dl-del").count()).toBe(0);
+
+    await page.getByRole("button", { name: "View file" }).click();
+    await expect(page.getByLabel("Content of notes/todo.txt").innerText()).resolves.toBe(
+      "first line\nsecond line\n",
+    );
+
+    const { violations } = await new AxeBuilder({ page }).analyze();
+    const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+    expect(problems).toEqual([]);
+  });
+});
