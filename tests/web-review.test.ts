@@ -1,5 +1,5 @@
 import { AxeBuilder } from "@axe-core/playwright";
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +12,13 @@ let h: Harness;
 let browser: Browser;
 let page: Page;
 let problems: string[];
+
+async function shot(name: string): Promise<void> {
+  if (!process.env.PI_SERVER_SCREENSHOTS) return;
+  const dir = join(import.meta.dirname, "..", "docs", "screenshots");
+  mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: join(dir, `${name}.png`) });
+}
 
 describe.skipIf(!ready)("web app, review screen", () => {
   beforeAll(async () => {
@@ -43,6 +50,14 @@ describe.skipIf(!ready)("web app, review screen", () => {
         name: "write",
         args: { path: "notes/todo.txt", content: "first line\nsecond line\n" },
       },
+      {
+        kind: "tool_call",
+        name: "write",
+        args: {
+          path: "long.txt",
+          content: Array.from({ length: 300 }, (_, i) => `line ${i + 1}\n`).join(""),
+        },
+      },
       { kind: "text", text: "Wrote the notes." },
     );
     await page.getByLabel("Message").fill("write some notes");
@@ -65,10 +80,30 @@ describe.skipIf(!ready)("web app, review screen", () => {
     await expect(diff.locator(".dl-add .ln").allInnerTexts()).resolves.toEqual(["", "1", "", "2"]);
     expect(await diff.locator(".dl-del").count()).toBe(0);
 
-    await page.getByRole("button", { name: "View file" }).click();
+    await page.getByRole("button", { name: "View file notes/todo.txt" }).click();
     await expect(page.getByLabel("Content of notes/todo.txt").innerText()).resolves.toBe(
       "first line\nsecond line\n",
     );
+
+    await shot("changes");
+
+    // A long file's diff is folded after 200 lines.
+    await page.getByRole("button", { name: "long.txt, added, 300 added, 0 removed" }).click();
+    const long = page.getByRole("group", { name: "Diff of long.txt" });
+    expect(await long.locator(".dl").count()).toBe(200);
+    await page.getByRole("button", { name: /^Show all 302 lines/ }).click();
+    expect(await long.locator(".dl-add").count()).toBe(300);
+
+    // The file gone from the worktree since: "View file" says not_found, visibly.
+    await page.getByRole("button", { name: "Hide file notes/todo.txt" }).click();
+    const { sessions } = await owner.request("session.list", {});
+    rmSync(join(sessions.find((x) => x.id === sessionId)!.worktree, "notes/todo.txt"));
+    await page.getByRole("button", { name: "View file notes/todo.txt" }).click();
+    await page.getByRole("alert").filter({ hasText: "not found" }).waitFor();
+    // Refresh: only the long file is left to review.
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByRole("heading", { name: /^1 file changed/ }).waitFor();
+    expect(await page.locator(".file").count()).toBe(1);
 
     const { violations } = await new AxeBuilder({ page }).analyze();
     const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");

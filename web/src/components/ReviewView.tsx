@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ResultOf } from "../../../src/protocol/methods.js";
 import { chunkFor, parseChunk, splitPatch, type DiffLine } from "../diff.js";
-import { connection, sessions } from "../store.js";
+import { connection, refreshLists, sessions } from "../store.js";
 
 type Diff = ResultOf<"session.diff">;
 type DiffFile = Diff["files"][number];
@@ -52,7 +52,10 @@ export function ReviewView({ sessionId }: { sessionId: string }) {
   }
 
   useEffect(() => {
-    if (connected) void load();
+    if (!connected) return;
+    void load();
+    // Opened straight from a link: the session's name comes with the list.
+    if (!info) void refreshLists();
   }, [connected, sessionId]);
 
   const parts = diff ? splitPatch(diff.diff) : new Map<string, string>();
@@ -237,7 +240,13 @@ function FilePeek({ sessionId, path }: { sessionId: string; path: string }) {
   if (!file)
     return (
       <>
-        <button type="button" class="view-file" onClick={() => void view()} disabled={busy}>
+        <button
+          type="button"
+          class="view-file"
+          aria-label={`View file ${path}`}
+          onClick={() => void view()}
+          disabled={busy}
+        >
           {busy ? "Opening…" : "View file"}
         </button>
         {error ? (
@@ -251,7 +260,7 @@ function FilePeek({ sessionId, path }: { sessionId: string; path: string }) {
     <div class="file-view">
       <div class="row between">
         <h3>{file.path}</h3>
-        <button type="button" onClick={() => setFile(undefined)}>
+        <button type="button" aria-label={`Hide file ${file.path}`} onClick={() => setFile(undefined)}>
           Hide file
         </button>
       </div>
