@@ -9,7 +9,7 @@ import {
   launchChromium,
   makeInviteLink,
   phone,
-  startWebFront,
+  serverApp,
   type WebFront,
 } from "./helpers/web.js";
 
@@ -17,7 +17,7 @@ const SHOTS = join(import.meta.dirname, "..", "docs", "screenshots");
 const ready = existsSync(CHROMIUM) && existsSync(join(DIST_WEB, "index.html"));
 
 let h: Harness;
-let front: WebFront;
+let front: Pick<WebFront, "url" | "port">;
 let browser: Browser;
 let page: Page;
 let problems: string[];
@@ -32,13 +32,13 @@ describe.skipIf(!ready)("web app", () => {
   beforeAll(async () => {
     // strict: every write and command asks, so the phone has something to approve.
     h = await startHarness({ config: { security: { profile: "strict" } } });
-    front = await startWebFront(h);
+    // The page comes from the server's own /app/ route, with its CSP.
+    front = serverApp(h);
     browser = await launchChromium();
     ({ page, problems } = await phone(browser));
   });
   afterAll(async () => {
     await browser?.close();
-    await front?.close();
     await h?.close();
   });
 
