@@ -1,5 +1,5 @@
 import { AxeBuilder } from "@axe-core/playwright";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -107,9 +107,24 @@ describe.skipIf(!ready)("web app, review screen", () => {
     await page.getByRole("heading", { name: /^1 file changed/ }).waitFor();
     expect(await page.locator(".file").count()).toBe(1);
 
+    // A patch over 1 MiB is cut: the banner says so, and 4 MiB brings it whole.
+    const worktree = sessions.find((x) => x.id === sessionId)!.worktree;
+    writeFileSync(join(worktree, "big.txt"), `${"x".repeat(99)}\n`.repeat(12_000));
+    await page.getByRole("button", { name: "Refresh" }).click();
+    const banner = page.getByRole("status").filter({ hasText: "The diff is incomplete" });
+    await banner.waitFor();
+    await page.getByRole("button", { name: "Load up to 4 MiB" }).click();
+    await banner.waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "big.txt, added, 12000 added, 0 removed" }).waitFor();
+
     const { violations } = await new AxeBuilder({ page }).analyze();
     const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
     expect(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+
+    // The worktree gone: the conflict is shown.
+    rmSync(worktree, { recursive: true, force: true });
+    await page.getByRole("button", { name: "Refresh" }).click();
+    await page.getByRole("alert").filter({ hasText: "the worktree is not available" }).waitFor();
     expect(problems).toEqual([]);
   });
 });
