@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -283,5 +283,38 @@ describe("pi-server init, config, env, status", () => {
     expect(JSON.parse((await cli(["status", "--json", "--data-dir", dataDir])).stdout)).toMatchObject({
       running: false,
     });
+  });
+});
+
+describe("a mistyped --data-dir", () => {
+  it("is refused by every command but serve and init, which alone create a data dir", async () => {
+    const missing = join(tmp("parent"), "no-such-data-dir");
+    for (const args of [
+      ["status"],
+      ["repos", "list"],
+      ["repos", "add", "."],
+      ["token", "rotate"],
+      ["rules", "list"],
+      ["config", "show"],
+    ]) {
+      const r = await cli([...args, "--data-dir", missing]);
+      expect(r.code, args.join(" ")).not.toBe(0);
+      expect(r.stderr).toContain(`no data dir at ${missing}`);
+      expect(existsSync(missing)).toBe(false);
+    }
+    const init = await cli(["init", "--yes", "--data-dir", missing]);
+    expect(init.code).toBe(0);
+    expect(existsSync(join(missing, "config.json"))).toBe(true);
+  });
+});
+
+describe("a mistyped command", () => {
+  it("is called unknown, with a suggestion when one is close", async () => {
+    const r = await cli(["stauts"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("unknown command 'stauts' — did you mean 'status'?");
+    const far = await cli(["frobnicate"]);
+    expect(far.stderr).toContain("unknown command 'frobnicate'");
+    expect(far.stderr).not.toContain("too many arguments");
   });
 });

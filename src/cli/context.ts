@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { loadConfig, type ServerConfig } from "../store/config.js";
 import { openDb, type Db } from "../store/db.js";
 import { dataPaths, prepareDataDir, resolveDataDir, type DataPaths } from "../store/paths.js";
@@ -8,9 +9,17 @@ export class CliError extends Error {
   override name = "CliError";
 }
 
-/** The data dir a command works on, created with safe modes if it does not exist yet. */
-export function cliPaths(dataDir: string | undefined): DataPaths {
+/**
+ * The data dir a command works on. Only `serve` and `init` make one (`create`): any other command
+ * given a mistyped --data-dir says so instead of leaving a fresh data dir with keys behind.
+ */
+export function cliPaths(dataDir: string | undefined, opts: { create?: boolean } = {}): DataPaths {
   const paths = dataPaths(resolveDataDir(dataDir));
+  if (!opts.create && !existsSync(paths.root)) {
+    throw new CliError(
+      `no data dir at ${paths.root}: start the server once (\`pi-server serve\`) or run \`pi-server init\`, or pass the right --data-dir`,
+    );
+  }
   prepareDataDir(paths);
   return paths;
 }

@@ -221,7 +221,7 @@ export function registerInitCommand(program: Command): void {
     )
     .option(...DATA_DIR_OPTION)
     .action(async (opts: InitOptions) => {
-      const paths = cliPaths(opts.dataDir);
+      const paths = cliPaths(opts.dataDir, { create: true });
       const current = readJson(paths.config) as ServerConfig;
       const next = opts.yes
         ? await unattended(paths, current, opts)

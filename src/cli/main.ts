@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { addRepo, DEMO_REPO_DIR, listRepos, removeRepo } from "../repos/repos.js";
 import { DEMO_MODEL } from "../sessions/demo-model.js";
-import { dataPaths, prepareDataDir, resolveDataDir } from "../store/paths.js";
+import { resolveDataDir } from "../store/paths.js";
 import { SERVER_VERSION, startServer } from "../server.js";
 import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
@@ -10,6 +10,7 @@ import { registerConfigCommands } from "./config-commands.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerPolicyCommands } from "./policy-commands.js";
 import { escapeControl } from "./terminal.js";
+import { CliError, cliPaths } from "./context.js";
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -24,6 +25,31 @@ function lanAddresses(): string[] {
     for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) out.push(a.address);
   }
   return out;
+}
+
+/** Edit distance, for "did you mean": small inputs only. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(
+        (prev[j] ?? 0) + 1,
+        (cur[j - 1] ?? 0) + 1,
+        (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}
+
+function unknownCommand(word: string, program: Command): string {
+  const names = program.commands.map((c) => c.name());
+  const best = names.map((n) => ({ n, d: distance(word, n) })).sort((x, y) => x.d - y.d)[0];
+  const hint =
+    best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? ` — did you mean '${best.n}'?` : "";
+  return `unknown command '${escapeControl(word)}'${hint} (pi-server --help lists them)`;
 }
 
 async function serve(opts: {
@@ -106,14 +132,15 @@ export function buildProgram(): Command {
     .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
     .option("--log-level <level>", "pino log level (env PI_SERVER_LOG_LEVEL, default info)")
     .option("--demo", "offline demo: a scripted model (demo/pi-demo) and a demo repo; no API key needed")
-    .action(serve);
+    // serve is the default command, so a mistyped command arrives here as an argument.
+    .argument("[command]")
+    .action(async (word: string | undefined, opts: Parameters<typeof serve>[0]) => {
+      if (word !== undefined) throw new CliError(unknownCommand(word, program));
+      await serve(opts);
+    });
 
   const repos = program.command("repos").description("manage the git repositories sessions can use");
-  const reposFile = (dataDir?: string): string => {
-    const paths = dataPaths(resolveDataDir(dataDir));
-    prepareDataDir(paths);
-    return paths.repos;
-  };
+  const reposFile = (dataDir?: string): string => cliPaths(dataDir).repos;
   repos
     .command("add <path>")
     .description("register a local git repository")
