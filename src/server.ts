@@ -240,6 +240,8 @@ async function startLocked(
     nativeCalls,
     gitIdentity: await globalGitIdentity(),
   });
+  // Not awaited: a session that takes long to load must not hold up the start; attach waits for it.
+  void sessions.resumeWaiting();
   const startedAt = Date.now();
   const info = (): ServerInfo => ({
     name: "pi-server",

@@ -349,7 +349,7 @@ describe("a waiting gate never hangs", () => {
 });
 
 describe("a restart during a wait", () => {
-  it("ends the turn cleanly and marks the request cancelled", async () => {
+  it("keeps the request pending: answered after the restart, the call runs and the turn goes on", async () => {
     const client = await h.connect();
     const { session } = await client.request("session.create", { repoId: "demo" });
     const req = await askFor(
@@ -364,19 +364,20 @@ describe("a restart during a wait", () => {
     await h.restart();
 
     const again = await h.connect();
-    expect((await again.request("permission.list", {})).requests).toEqual([]);
-    const { entries } = await again.request("audit.list", { sessionId: session.id, limit: 1 });
-    expect(entries[0]).toMatchObject({ layer: "cancel", by: "shutdown", requestId: req.payload.id });
-    await expect(
-      again.request("permission.respond", { id: req.payload.id, decision: "allow_once" }),
-    ).rejects.toMatchObject({ code: "not_found" });
-    const attached = await again.request("session.attach", { sessionId: session.id });
-    expect(attached.session.status).not.toBe("running");
+    const pending = (await again.request("permission.list", {})).requests;
+    expect(pending.map((r) => r.id)).toEqual([req.payload.id]);
+    const resent = again.waitForEvent(session.id, "permission_request");
+    await again.request("session.attach", { sessionId: session.id });
+    expect((await resent).payload.id).toBe(req.payload.id);
     expect(existsSync(join(session.worktree, "restart.txt"))).toBe(false);
 
-    h.llm.enqueue({ kind: "text", text: "back" });
+    h.llm.enqueue({ kind: "text", text: "written after the restart" });
     const ended = again.waitForEvent(session.id, "agent_end");
-    await again.request("prompt", { message: "are you there?" }, session.id);
+    await again.request("permission.respond", { id: req.payload.id, decision: "allow_once" });
     await ended;
+    expect(readFileSync(join(session.worktree, "restart.txt"), "utf8")).toBe("x");
+    const { entries } = await again.request("audit.list", { sessionId: session.id, limit: 1 });
+    expect(entries[0]).toMatchObject({ layer: "user", decision: "allow", requestId: req.payload.id });
+    expect((await again.request("get_state", {}, session.id)).status).toBe("idle");
   });
 });

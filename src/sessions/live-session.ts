@@ -15,7 +15,14 @@ import type {
 } from "../protocol/types.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
 import { isStorageFull } from "../store/storage-errors.js";
-import { type AgentSession, type PiModel, modelInfo, modelKey, modelSummary } from "./pi.js";
+import {
+  type AgentSession,
+  type AgentSessionEvent,
+  type PiModel,
+  modelInfo,
+  modelKey,
+  modelSummary,
+} from "./pi.js";
 import { sessionInfo, sessionState } from "./views.js";
 import { portableMessage } from "./portable-messages.js";
 import { translate } from "./translate.js";
@@ -45,6 +52,8 @@ export interface LiveSessionDeps {
   afterTurn?: () => void;
   /** Builds the session's native tool host once the session's frames can be made. */
   nativeTools?: (frame: NativeFrame) => NativeToolHost;
+  /** The last turn waits for an answer and will go on (resumeTurn): it is not interrupted. */
+  resuming?: boolean;
 }
 
 /** The session's side of the permission broker. */
@@ -53,6 +62,8 @@ export interface SessionPermissions {
   pendingFrames(): OutboundEvent[];
   /** Ends every waiting request of the session as cancelled. */
   cancel(by: string): void;
+  /** Freezes the waiting requests for a shutdown (they wait again after the restart); false if none. */
+  suspend(): boolean;
 }
 
 function toImages(images: ImageInput[] | undefined): ImageContent[] | undefined {
@@ -77,6 +88,8 @@ export class LiveSession {
   private disposed = false;
   private disposing = false;
   private readonly native: NativeToolHost | undefined;
+  /** Aborts the tool calls of a turn resumed after a restart, before pi's loop takes over. */
+  private resumeAbort: AbortController | undefined;
 
   constructor(
     private readonly record: SessionRecord,
@@ -90,22 +103,53 @@ export class LiveSession {
     this.native = deps.nativeTools?.((type, payload) =>
       targetedFrame(this.record.id, this.epoch, this.seq, type, payload),
     );
-    this.unsubscribePi = agent.subscribe((e) => {
-      const ev = translate(e);
-      if (ev) this.emit(ev);
-      if (e.type === "message_end" || e.type === "agent_end") this.secureHistoryFile();
-      if (e.type === "agent_end") {
-        this.touch();
-        this.deps.afterTurn?.();
-      }
-    });
+    this.unsubscribePi = agent.subscribe((e) => this.onPiEvent(e));
     // The process that ran the last turn died or stopped mid-turn: say so to whoever attaches.
-    if (this.status === "interrupted") {
+    if (this.status === "interrupted" && deps.resuming !== true) {
       this.interruptedFrame = this.emit({
         type: "session_status",
         payload: { status: "interrupted", reason: "the server stopped during the last turn" },
       });
     }
+  }
+
+  /** pi's events, and those the server makes on pi's behalf for a resumed turn. */
+  onPiEvent(e: AgentSessionEvent): void {
+    const ev = translate(e);
+    if (ev) this.emit(ev);
+    if (e.type === "message_end" || e.type === "agent_end") this.secureHistoryFile();
+    if (e.type === "agent_end") {
+      this.touch();
+      this.deps.afterTurn?.();
+    }
+  }
+
+  /**
+   * Picks up a turn a previous process left waiting for a permission answer: `calls` runs the
+   * waiting calls (once answered) and appends their results, then pi's loop goes on from there.
+   */
+  resumeTurn(calls: (signal: AbortSignal) => Promise<void>): void {
+    const controller = new AbortController();
+    this.resumeAbort = controller;
+    this.busy = true;
+    this.setStatus("running");
+    void (async () => {
+      try {
+        await calls(controller.signal);
+        if (controller.signal.aborted || this.disposed || this.disposing) return;
+        this.resumeAbort = undefined;
+        await this.agent.agent.continue();
+      } catch (err) {
+        this.deps.log.error({ err, sessionId: this.id }, "the resumed turn failed");
+      } finally {
+        this.resumeAbort = undefined;
+        this.busy = false;
+        if (!this.disposed && !this.disposing) {
+          this.setStatus("idle");
+          this.touch();
+        }
+      }
+    })();
   }
 
   get id(): string {
@@ -342,6 +386,7 @@ export class LiveSession {
     const cleared =
       this.agent.pendingMessageCount > 0 ? this.agent.clearQueue() : { steering: [], followUp: [] };
     this.deps.permissions?.cancel("abort");
+    this.resumeAbort?.abort();
     await this.agent.abort();
     this.deps.runtime?.killAll();
     return { aborted: wasBusy, cleared };
@@ -407,15 +452,23 @@ export class LiveSession {
     if (this.disposed || this.disposing) return;
     this.disposing = true;
     const wasBusy = this.busy;
-    this.deps.permissions?.cancel(final?.type === "session_deleted" ? "deleted" : "shutdown");
+    // A call waiting for an answer at shutdown stays waiting (in state.db) and resumes after the restart.
+    const suspended = !final && (this.deps.permissions?.suspend() ?? false);
+    if (!suspended) this.deps.permissions?.cancel(final?.type === "session_deleted" ? "deleted" : "shutdown");
     if (wasBusy) {
       this.agent.clearQueue();
-      await this.agent
-        .abort()
-        .catch((err: unknown) => this.deps.log.warn({ err }, "abort on dispose failed"));
+      // A suspended turn is not aborted: it must not go on to write a result for the waiting call.
+      if (!suspended) {
+        this.resumeAbort?.abort();
+        await this.agent
+          .abort()
+          .catch((err: unknown) => this.deps.log.warn({ err }, "abort on dispose failed"));
+      }
     }
     // A turn cut short by shutdown is reported as interrupted, on the wire and after the restart.
     if (final) this.emit(final);
+    else if (suspended)
+      this.setStatus("interrupted", "server shutting down; the permission request waits for the restart");
     else if (wasBusy) this.setStatus("interrupted", "server shutting down");
     else if (this.status === "running") this.setStatus("idle");
     this.deps.runtime?.killAll();

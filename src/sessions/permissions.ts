@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { homedir, userInfo } from "node:os";
+import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "pino";
 import {
   addRule,
@@ -28,7 +29,7 @@ import {
   unanswerablePermissions,
 } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
-import type { PermissionRequestsStore } from "../store/permission-requests.js";
+import type { PermissionRecord, PermissionRequestsStore } from "../store/permission-requests.js";
 import type { RulesStore } from "../store/rules.js";
 import type { SessionRecord } from "../store/sessions-index.js";
 import type { OutboundEvent, SessionPermissions } from "./live-session.js";
@@ -77,6 +78,8 @@ interface Waiting {
   session: GateSession;
   verdict: Verdict;
   settle(outcome: Outcome): void;
+  /** Stops the timer and the abort listener without answering: the call stays waiting in state.db. */
+  release(): void;
 }
 
 const OPTIONS: PermissionOption[] = [
@@ -133,21 +136,17 @@ export class PermissionBroker {
   private readonly waiting = new Map<string, Waiting>();
   private lastConfig: ServerConfig = {};
 
+  /**
+   * Requests a previous process left waiting (a restart, clean or not): still pending in state.db,
+   * they wait again once their session is loaded and its turn resumes at the waiting call.
+   */
+  private readonly dormant = new Map<string, PermissionRecord>();
+  /** Sessions whose waiting calls were frozen for a shutdown: nothing of them may go on in this process. */
+  private readonly suspended = new Set<string>();
+
   constructor(private readonly deps: PermissionDeps) {
     deps.requests.prune(Date.now() - RESOLVED_KEPT_MS);
-    // Nobody waits for requests left pending by a crash; the turns they belonged to are gone.
-    for (const r of deps.requests.cancelAllPending("restart")) {
-      this.record(
-        { sessionId: r.sessionId, toolCallId: r.toolCallId, tool: r.tool, summary: r.summary },
-        {
-          layer: "cancel",
-          decision: "deny",
-          by: "restart",
-          reason: "the server restarted while the request was pending",
-          requestId: r.id,
-        },
-      );
-    }
+    for (const r of deps.requests.pending()) this.dormant.set(r.id, r);
   }
 
   private get adminDeps(): RuleAdminDeps {
@@ -203,7 +202,14 @@ export class PermissionBroker {
     });
   }
 
-  async gate(session: GateSession, call: ToolCall, signal: AbortSignal | undefined): Promise<GateResult> {
+  async gate(
+    session: GateSession,
+    call: ToolCall,
+    signal: AbortSignal | undefined,
+    resumed?: PermissionRecord,
+  ): Promise<GateResult> {
+    // Frozen for shutdown: the call must neither run nor be answered; the next process resumes it.
+    if (this.suspended.has(session.id)) return new Promise<GateResult>(() => undefined);
     const base = { sessionId: session.id, toolCallId: call.toolCallId, tool: call.tool };
     let verdict: Verdict;
     try {
@@ -235,7 +241,8 @@ export class PermissionBroker {
       return { block: true, reason: why };
     }
     if (signal?.aborted) return { block: true, reason: "The turn was aborted; the tool call did not run." };
-    if (!session.canAsk() && unanswerablePermissions(this.lastConfig) === "deny") {
+    // A resumed request waits for the clients that attach after the restart.
+    if (!resumed && !session.canAsk() && unanswerablePermissions(this.lastConfig) === "deny") {
       // Waiting would stall the turn for timeoutMs with nobody able to answer.
       const reason = "no attached client can answer permission requests";
       this.record(audited, { layer: "cancel", decision: "deny", by: "policy", reason, requestId: null });
@@ -244,7 +251,7 @@ export class PermissionBroker {
         reason: `Not run: pi-server would ask the user first (${verdict.reason}), but ${reason}. Allow it with a rule (pi-server rules add allow ${call.tool} …) or answer from a client that shows permission requests.`,
       };
     }
-    const { outcome, request } = await this.ask(session, call, verdict, signal);
+    const { outcome, request } = await this.ask(session, call, verdict, signal, resumed);
     const allowed = outcome.decision.startsWith("allow_");
     const layer =
       outcome.decision === "expired" ? "timeout" : outcome.decision === "cancelled" ? "cancel" : "user";
@@ -274,32 +281,49 @@ export class PermissionBroker {
     call: ToolCall,
     verdict: Verdict,
     signal: AbortSignal | undefined,
+    resumed: PermissionRecord | undefined,
   ): Promise<{ outcome: Outcome; request: PermissionRequest }> {
     const now = Date.now();
     const timeout = permissionTimeoutMs(this.lastConfig);
     const clipped: ClippedField[] = [];
     const input = clipInput(call.input, clipped);
-    const request: PermissionRequest = {
-      id: `p_${randomBytes(8).toString("hex")}`,
-      sessionId: session.id,
-      toolCallId: call.toolCallId,
-      tool: call.tool,
-      input,
-      ...(clipped.length > 0 ? { clipped } : {}),
-      summary: verdict.summary,
-      reason: verdict.reason,
-      createdAt: now,
-      expiresAt: now + timeout,
-      options: [...OPTIONS],
-    };
-    this.deps.requests.insert(request);
+    const request: PermissionRequest = resumed
+      ? {
+          id: resumed.id,
+          sessionId: session.id,
+          toolCallId: call.toolCallId,
+          tool: call.tool,
+          input,
+          ...(clipped.length > 0 ? { clipped } : {}),
+          summary: resumed.summary,
+          reason: resumed.reason,
+          createdAt: resumed.createdAt,
+          expiresAt: resumed.expiresAt,
+          options: resumed.options.filter((o): o is PermissionOption =>
+            OPTIONS.includes(o as PermissionOption),
+          ),
+        }
+      : {
+          id: `p_${randomBytes(8).toString("hex")}`,
+          sessionId: session.id,
+          toolCallId: call.toolCallId,
+          tool: call.tool,
+          input,
+          ...(clipped.length > 0 ? { clipped } : {}),
+          summary: verdict.summary,
+          reason: verdict.reason,
+          createdAt: now,
+          expiresAt: now + timeout,
+          options: [...OPTIONS],
+        };
+    if (!resumed) this.deps.requests.insert(request);
     const outcome = await new Promise<Outcome>((resolve) => {
       const onAbort = (): void => {
         this.settle(request.id, { decision: "cancelled", by: "abort", rules: [] });
       };
       const timer = setTimeout(
         () => this.settle(request.id, { decision: "expired", by: "timeout", rules: [] }),
-        timeout,
+        Math.max(0, request.expiresAt - now),
       );
       timer.unref();
       const waiting: Waiting = {
@@ -312,6 +336,10 @@ export class PermissionBroker {
           clearTimeout(timer);
           signal?.removeEventListener("abort", onAbort);
           resolve(outcome);
+        },
+        release: () => {
+          clearTimeout(timer);
+          signal?.removeEventListener("abort", onAbort);
         },
       };
       this.waiting.set(request.id, waiting);
@@ -354,6 +382,11 @@ export class PermissionBroker {
     by: string,
   ): { id: string; decision: PermissionOption; rules: RuleView[] } {
     const w = this.waiting.get(id);
+    if (!w && this.dormant.has(id))
+      throw new ProtocolError(
+        "conflict",
+        `the session of ${id} is still loading after a restart; answer again in a moment`,
+      );
     if (!w)
       throw new ProtocolError(
         "not_found",
@@ -397,9 +430,20 @@ export class PermissionBroker {
   }
 
   list(sessionId?: string): PermissionRequest[] {
-    return [...this.waiting.values()]
-      .filter((w) => sessionId === undefined || w.session.id === sessionId)
-      .map((w) => w.request);
+    const waiting = [...this.waiting.values()].map((w) => w.request);
+    const dormant = [...this.dormant.values()].map((r): PermissionRequest => ({
+      id: r.id,
+      sessionId: r.sessionId,
+      toolCallId: r.toolCallId,
+      tool: r.tool,
+      input: r.input,
+      summary: r.summary,
+      reason: r.reason,
+      createdAt: r.createdAt,
+      expiresAt: r.expiresAt,
+      options: r.options.filter((o): o is PermissionOption => OPTIONS.includes(o as PermissionOption)),
+    }));
+    return [...waiting, ...dormant].filter((r) => sessionId === undefined || r.sessionId === sessionId);
   }
 
   /** The permission_request events of a session still waiting, for a client that attaches now. */
@@ -415,16 +459,98 @@ export class PermissionBroker {
     }
   }
 
+  /** Whether a call of the session waits for an answer (or will, once the session is loaded again). */
+  hasPending(sessionId: string): boolean {
+    for (const w of this.waiting.values()) if (w.session.id === sessionId) return true;
+    for (const r of this.dormant.values()) if (r.sessionId === sessionId) return true;
+    return false;
+  }
+
+  /** Sessions whose turn a previous process left waiting for an answer. */
+  dormantSessions(): string[] {
+    return [...new Set([...this.dormant.values()].map((r) => r.sessionId))];
+  }
+
+  dormantFor(sessionId: string): PermissionRecord[] {
+    return [...this.dormant.values()].filter((r) => r.sessionId === sessionId);
+  }
+
+  /** Dormant requests that cannot wait again (their turn cannot resume): cancelled, and audited. */
+  cancelDormant(sessionId: string, reason: string, only?: ReadonlySet<string>): void {
+    for (const r of this.dormantFor(sessionId)) {
+      if (only && !only.has(r.id)) continue;
+      this.dormant.delete(r.id);
+      try {
+        if (!this.deps.requests.resolve(r.id, "cancelled", "restart")) continue;
+      } catch (err) {
+        this.deps.log.error({ err, requestId: r.id }, "could not record the permission outcome");
+      }
+      this.record(
+        { sessionId: r.sessionId, toolCallId: r.toolCallId, tool: r.tool, summary: r.summary },
+        { layer: "cancel", decision: "deny", by: "restart", reason, requestId: r.id },
+      );
+    }
+  }
+
+  /**
+   * The gate for a call of a turn resumed after a restart. The request that waited for it waits
+   * again (same id, same expiry), but only if it shows exactly this call; an answer given before
+   * the restart stands; any other call goes through the policy as it would have.
+   */
+  async gateResumed(
+    session: GateSession,
+    call: ToolCall,
+    signal: AbortSignal | undefined,
+    since: number,
+  ): Promise<GateResult> {
+    const shown = JSON.parse(JSON.stringify(clipInput(call.input, []) ?? null)) as unknown;
+    for (const r of this.dormantFor(session.id)) {
+      if (r.toolCallId !== call.toolCallId || r.tool !== call.tool) continue;
+      if (!isDeepStrictEqual(r.input, shown)) {
+        this.cancelDormant(session.id, "the resumed call is not the one the request showed", new Set([r.id]));
+        continue;
+      }
+      this.dormant.delete(r.id);
+      return this.gate(session, call, signal, r);
+    }
+    const earlier = this.deps.requests.answered(session.id, call.toolCallId, call.tool, since);
+    if (earlier?.decision?.startsWith("allow_")) return undefined;
+    if (earlier)
+      return {
+        block: true,
+        reason: `The user (${earlier.resolvedBy ?? "unknown"}) denied this tool call: ${earlier.summary}`,
+      };
+    return this.gate(session, call, signal);
+  }
+
+  /**
+   * Freezes the session's waiting calls for a shutdown: no answer is recorded, the calls never run
+   * in this process, and state.db keeps them pending for the next one. False when none was waiting.
+   */
+  suspendSession(sessionId: string): boolean {
+    let any = false;
+    for (const [id, w] of [...this.waiting]) {
+      if (w.session.id !== sessionId) continue;
+      w.release();
+      this.waiting.delete(id);
+      any = true;
+    }
+    if (any) this.suspended.add(sessionId);
+    return any;
+  }
+
   forSession(sessionId: string): SessionPermissions {
     return {
       pendingFrames: () => this.pendingFrames(sessionId),
       cancel: (by) => this.cancelSession(sessionId, by),
+      suspend: () => this.suspendSession(sessionId),
     };
   }
 
   /** A deleted session's own rules and request history go with it; the audit stays. */
   forgetSession(sessionId: string): void {
     this.cancelSession(sessionId, "deleted");
+    for (const r of this.dormantFor(sessionId)) this.dormant.delete(r.id);
     this.deps.rules.removeForSession(sessionId);
     this.deps.requests.removeForSession(sessionId);
   }

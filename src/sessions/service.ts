@@ -20,7 +20,8 @@ import type { DataPaths } from "../store/paths.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
 import { gateExtension } from "./gate.js";
 import { LiveSession } from "./live-session.js";
-import type { PermissionBroker } from "./permissions.js";
+import type { GateSession, PermissionBroker } from "./permissions.js";
+import { planResume, type ResumePlan, runResumedCalls } from "./resume-turn.js";
 import { SessionGit } from "./session-git.js";
 import { sessionRuntime } from "./session-runtime.js";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
@@ -263,7 +264,7 @@ export class SessionService {
   private async load(record: SessionRecord, model: PiModel): Promise<LiveSession> {
     // The gate exists before the session it guards; it finds the session once it is built.
     const ref: { live?: LiveSession } = {};
-    const gate = gateExtension(this.deps.permissions, () => {
+    const gateSession = (): GateSession | undefined => {
       const live = ref.live;
       if (!live) return undefined;
       return {
@@ -273,7 +274,8 @@ export class SessionService {
         emit: (ev) => live.emit(ev),
         canAsk: () => live.canAnswerPermissions,
       };
-    });
+    };
+    const gate = gateExtension(this.deps.permissions, gateSession);
     const runtime = this.runtimeFor(record);
     const nativeApi: { api?: PiSdk.ExtensionAPI } = {};
     const session = await openAgentSession({
@@ -285,8 +287,9 @@ export class SessionService {
       gate,
       runtime,
     });
+    const plan = this.resumePlan(record.id, session);
     const sessionGit = this.sessionGit(record);
-    ref.live = new LiveSession(record, session, {
+    const live = new LiveSession(record, session, {
       index: this.deps.index,
       log: this.deps.log,
       replayLimit: this.deps.limits.replayBufferEvents,
@@ -298,8 +301,58 @@ export class SessionService {
       afterTurn: sessionGit ? () => void this.exportBranch(record.id, sessionGit) : undefined,
       nativeTools: (frame) =>
         new NativeToolHost(nativeApi, session, baseTools(record), this.deps.nativeCalls, frame),
+      resuming: plan !== undefined,
     });
-    return ref.live;
+    ref.live = live;
+    if (plan) {
+      const broker = this.deps.permissions;
+      const target = gateSession()!;
+      live.resumeTurn((signal) =>
+        runResumedCalls(
+          {
+            agent: session,
+            gate: (call, s) => broker.gateResumed(target, call, s, plan.assistant.timestamp),
+            emit: (e) => live.onPiEvent(e),
+          },
+          plan,
+          signal,
+        ),
+      );
+    }
+    return live;
+  }
+
+  /** The turn a previous process left waiting for an answer, if its history can go on from there. */
+  private resumePlan(id: string, session: LiveSession["agent"]): ResumePlan | undefined {
+    const dormant = this.deps.permissions.dormantFor(id);
+    if (dormant.length === 0) return undefined;
+    const plan = planResume(session.messages, dormant);
+    const reason = "the server restarted and the turn the request belonged to cannot go on";
+    this.deps.permissions.cancelDormant(id, reason, plan ? new Set(plan.stale.map((r) => r.id)) : undefined);
+    return plan;
+  }
+
+  /**
+   * Loads every session a previous process left waiting for a permission answer, so the request is
+   * pending again (and re-sent to whoever attaches) and its turn goes on once it is answered.
+   */
+  async resumeWaiting(): Promise<void> {
+    await Promise.all(
+      this.deps.permissions.dormantSessions().map(async (id) => {
+        try {
+          await this.open(id);
+        } catch (err) {
+          this.deps.log.warn(
+            { err, sessionId: id },
+            "a session waiting for a permission answer cannot resume",
+          );
+          this.deps.permissions.cancelDormant(
+            id,
+            `the session could not be loaded: ${(err as Error).message}`,
+          );
+        }
+      }),
+    );
   }
 
   private runtimeFor(record: SessionRecord) {

@@ -95,6 +95,18 @@ export class PermissionRequestsStore {
     return rows.map(fromRow);
   }
 
+  /** The last answer (allow_* or deny_*) given to a call of a session since `since`. */
+  answered(sessionId: string, toolCallId: string, tool: string, since: number): PermissionRecord | undefined {
+    const row = this.db
+      .prepare(
+        `SELECT * FROM permission_requests WHERE session_id = ? AND tool_call_id = ? AND tool = ?
+           AND status = 'resolved' AND created_at >= ? AND (decision LIKE 'allow\\_%' ESCAPE '\\' OR decision LIKE 'deny\\_%' ESCAPE '\\')
+         ORDER BY resolved_at DESC LIMIT 1`,
+      )
+      .get(sessionId, toolCallId, tool, since) as Row | undefined;
+    return row && fromRow(row);
+  }
+
   /** After a crash nobody is waiting for these any more: they are cancelled, and returned for the audit. */
   cancelAllPending(by: string, at = Date.now()): PermissionRecord[] {
     return this.db.transaction(() => {
