@@ -34,6 +34,7 @@ import { buildApp } from "./transport/app.js";
 import { raiseFdLimit } from "./transport/fd-limit.js";
 import type { TransportStats } from "./transport/send-queue.js";
 import { createHandlers } from "./transport/handlers.js";
+import { ServerMetrics } from "./metrics/metrics.js";
 
 export const SERVER_VERSION = (
   JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
@@ -194,6 +195,7 @@ async function startLocked(
     log.warn(`demo mode: ${DEMO_MODEL} is an offline script, not an LLM`);
   }
   const index = new SessionsIndex(db);
+  const metrics = new ServerMetrics({ version: SERVER_VERSION, piVersion: pi.version });
   const permissions = new PermissionBroker({
     rules: new RulesStore(db),
     audit: new AuditLog(db),
@@ -202,6 +204,7 @@ async function startLocked(
     paths,
     config: () => loadConfig(paths.config),
     log,
+    metrics,
   });
   if (demoRepoOwned) askBeforeDemoWrites(permissions);
   const runtimeKind = config.runtime ?? "sandbox";
@@ -239,6 +242,7 @@ async function startLocked(
     sandboxCheck,
     nativeCalls,
     gitIdentity: await globalGitIdentity(),
+    metrics,
   });
   // Not awaited: a session that takes long to load must not hold up the start; attach waits for it.
   void sessions.resumeWaiting();
@@ -269,6 +273,11 @@ async function startLocked(
     nativeCalls,
     resumeWindowSec: limits.resumeWindowSec,
     webDir: opts.webDir ?? DEFAULT_WEB_DIR,
+    metrics: {
+      render: () => metrics.render(),
+      contentType: metrics.contentType,
+      scrapeTokenHash: () => loadConfig(paths.config).metrics?.tokenSha256,
+    },
     auth: createAuthenticator(tokens, opts.envToken),
     info,
     identity,
@@ -297,6 +306,21 @@ async function startLocked(
     },
   });
   const { fastify, connections } = app;
+  metrics.attach({
+    sessions: () => sessions.counts(),
+    permissionsPending: () => permissions.pendingCounts(),
+    transport: () => {
+      const t = app.traffic();
+      return {
+        ...t,
+        connections: connections.size,
+        eventsSent: app.stats.eventsSent,
+        peakQueuedBytes: app.stats.peakQueuedBytes,
+        slowConsumerCloses: app.stats.slowConsumerCloses,
+        mergedDeltas: app.stats.mergedDeltas,
+      };
+    },
+  });
   revoke = (ids) => app.revoke(ids);
   try {
     await fastify.listen({ port: opts.port ?? config.port ?? 3141, host });
@@ -327,6 +351,7 @@ async function startLocked(
     scheme,
     ...(tls ? { tlsFingerprint: tls.fingerprint } : {}),
     version: SERVER_VERSION,
+    piVersion: pi.version,
     startedAt,
   });
 

@@ -278,6 +278,11 @@ describe("pi-server init, config, env, status", () => {
     >;
     expect(st).toMatchObject({ running: true, healthy: true, url, sessions: { total: 0, running: 0 } });
     expect(typeof st.ownerTokenCreatedAt).toBe("number");
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version: string;
+    };
+    expect(st.version).toBe(pkg.version);
+    expect(st.piVersion).toMatch(/^\d+\.\d+\.\d+/);
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
     expect(JSON.parse((await cli(["status", "--json", "--data-dir", dataDir])).stdout)).toMatchObject({

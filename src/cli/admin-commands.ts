@@ -11,7 +11,8 @@ import { probeSandbox } from "../runtime/index.js";
 import { securityProfile } from "../store/config.js";
 import { PairingTokens } from "../store/pairing-tokens.js";
 import { processAlive, readRuntime, type RuntimeInfo } from "../store/runtime.js";
-import { TokenStore } from "../store/tokens.js";
+import { generateToken, hashToken, TokenStore } from "../store/tokens.js";
+import { writeJsonAtomic } from "../store/atomic.js";
 import { loadTls } from "../transport/tls.js";
 import { escapeControl } from "./terminal.js";
 import { pairPiMobile } from "./pair-pi-mobile.js";
@@ -181,6 +182,20 @@ export function registerAdminCommands(program: Command): void {
       print(`revoked ${ids.join(", ")}`);
     });
   token
+    .command("metrics")
+    .description("make a token that can only read GET /metrics (prints it once; config.json keeps its hash)")
+    .option(...DATA_DIR_OPTION)
+    .action((o: { dataDir?: string }) => {
+      const paths = cliPaths(o.dataDir);
+      const config = cliConfig(paths);
+      const fresh = generateToken();
+      const tokenSha256 = hashToken(fresh).toString("hex");
+      writeJsonAtomic(paths.config, { ...config, metrics: { ...config.metrics, tokenSha256 } });
+      print("Metrics token (shown once; only its hash is stored; it replaces any earlier one):");
+      print(`  ${fresh}`);
+      print("Prometheus: authorization: { type: Bearer, credentials: <token> } on GET /metrics");
+    });
+  token
     .command("grant <device> <role>")
     .description(
       "give a paired device (id or name) a role: admin (change rules, read every audit entry, delete any session) or user (the default)",
@@ -227,6 +242,7 @@ export function registerAdminCommands(program: Command): void {
         pid: rt?.pid ?? null,
         url: rt ? `${rt.scheme}://${rt.host}:${rt.port}` : null,
         version: rt?.version ?? null,
+        piVersion: rt?.piVersion ?? null,
         dataDir: paths.root,
         pairedDevices: stats.devices,
         // Rows still marked running while no server runs were cut short; the next start says so.
@@ -240,7 +256,7 @@ export function registerAdminCommands(program: Command): void {
       else {
         print(
           rt
-            ? `running (pid ${rt.pid}) at ${status.url}, version ${rt.version}, ${healthy ? "healthy" : "NOT answering /health"}`
+            ? `running (pid ${rt.pid}) at ${status.url}, version ${rt.version}${rt.piVersion ? ` (pi ${rt.piVersion})` : ""}, ${healthy ? "healthy" : "NOT answering /health"}`
             : "not running",
         );
         print(`data dir ${paths.root}`);

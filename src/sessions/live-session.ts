@@ -25,13 +25,14 @@ import {
 } from "./pi.js";
 import { sessionInfo, sessionState } from "./views.js";
 import { portableMessage } from "./portable-messages.js";
-import { translate } from "./translate.js";
+import { runOutcome, translate } from "./translate.js";
 import { outboundEvent, targetedFrame } from "./frames.js";
 import { type OutboundEvent, ReplayRing } from "./replay-ring.js";
 import type { NativeFrame, NativeToolHost } from "./native-tools.js";
 import { type AttachLevel, type ReplayVerdict, type SubscriberTraits, Subscription } from "./subscription.js";
 import { TurnIds } from "./turn-ids.js";
 import type { ToolRuntime } from "../runtime/index.js";
+import type { TurnMetrics } from "../metrics/metrics.js";
 
 export type { OutboundEvent } from "./replay-ring.js";
 export { Subscription, type AttachLevel, type ReplayVerdict, type SubscriberTraits } from "./subscription.js";
@@ -54,6 +55,7 @@ export interface LiveSessionDeps {
   nativeTools?: (frame: NativeFrame) => NativeToolHost;
   /** The last turn waits for an answer and will go on (resumeTurn): it is not interrupted. */
   resuming?: boolean;
+  metrics?: TurnMetrics;
 }
 
 /** The session's side of the permission broker. */
@@ -84,6 +86,7 @@ export class LiveSession {
   private readonly subs = new Set<Subscription>();
   private readonly unsubscribePi: () => void;
   private busy = false;
+  private turnStartedAt = 0;
   private status: SessionStatus;
   private disposed = false;
   private disposing = false;
@@ -119,6 +122,11 @@ export class LiveSession {
     if (ev) this.emit(ev);
     if (e.type === "message_end" || e.type === "agent_end") this.secureHistoryFile();
     if (e.type === "agent_end") {
+      if (this.turnStartedAt > 0) {
+        const seconds = (performance.now() - this.turnStartedAt) / 1000;
+        this.deps.metrics?.turnEnded(seconds, runOutcome(e.messages));
+        this.turnStartedAt = 0;
+      }
       this.touch();
       this.deps.afterTurn?.();
     }
@@ -132,6 +140,7 @@ export class LiveSession {
     const controller = new AbortController();
     this.resumeAbort = controller;
     this.busy = true;
+    this.turnStartedAt = performance.now();
     this.setStatus("running");
     void (async () => {
       try {
@@ -216,6 +225,7 @@ export class LiveSession {
         verdict = "ok";
         replay = this.ring.since(sinceSeq);
       }
+      this.deps.metrics?.replay(verdict);
     }
     const resend = this.deps.permissions?.pendingFrames() ?? [];
     if (this.status === "interrupted" && this.interruptedFrame) resend.push(this.interruptedFrame);
@@ -318,6 +328,7 @@ export class LiveSession {
       return { accepted: true, queued: true };
     }
     this.busy = true;
+    this.turnStartedAt = performance.now();
     this.touch();
     return new Promise((resolve, reject) => {
       let answered = false;

@@ -34,6 +34,7 @@ import type { RulesStore } from "../store/rules.js";
 import type { SessionRecord } from "../store/sessions-index.js";
 import type { OutboundEvent, SessionPermissions } from "./live-session.js";
 import { envFileNames, isSecretEnvName } from "../runtime/env.js";
+import type { PermissionMetrics } from "../metrics/metrics.js";
 
 export interface PermissionDeps {
   rules: RulesStore;
@@ -43,6 +44,7 @@ export interface PermissionDeps {
   paths: DataPaths;
   config: () => ServerConfig;
   log: Logger;
+  metrics?: PermissionMetrics;
 }
 
 /** What the gate needs of a session. */
@@ -317,6 +319,7 @@ export class PermissionBroker {
           options: [...OPTIONS],
         };
     if (!resumed) this.deps.requests.insert(request);
+    if (!resumed) this.deps.metrics?.asked(call.tool);
     const outcome = await new Promise<Outcome>((resolve) => {
       const onAbort = (): void => {
         this.settle(request.id, { decision: "cancelled", by: "abort", rules: [] });
@@ -356,6 +359,7 @@ export class PermissionBroker {
     const w = this.waiting.get(id);
     if (!w) return false;
     this.waiting.delete(id);
+    this.deps.metrics?.settled(outcome.decision, (Date.now() - w.request.createdAt) / 1000);
     try {
       this.deps.requests.resolve(id, outcome.decision, outcome.by);
     } catch (err) {
@@ -427,6 +431,15 @@ export class PermissionBroker {
     const w = this.waiting.get(id);
     if (!w) throw new ProtocolError("not_found", `no pending permission request ${id}`);
     return { request: w.request, input: w.fullInput };
+  }
+
+  /** For metrics: requests waiting, and the sessions they hold up. */
+  pendingCounts(): { sessions: number; requests: number } {
+    const sessions = new Set<string>();
+    for (const w of this.waiting.values()) sessions.add(w.session.id);
+    // Left by the last process, waiting for their session to load again.
+    for (const r of this.dormant.values()) sessions.add(r.sessionId);
+    return { sessions: sessions.size, requests: this.waiting.size + this.dormant.size };
   }
 
   list(sessionId?: string): PermissionRequest[] {

@@ -22,6 +22,7 @@ import { gateExtension } from "./gate.js";
 import { LiveSession } from "./live-session.js";
 import type { GateSession, PermissionBroker } from "./permissions.js";
 import { planResume, type ResumePlan, runResumedCalls } from "./resume-turn.js";
+import type { TurnMetrics } from "../metrics/metrics.js";
 import { SessionGit } from "./session-git.js";
 import { sessionRuntime } from "./session-runtime.js";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
@@ -48,6 +49,7 @@ export interface SessionServiceDeps {
   gitIdentity?: { name: string; email: string };
   /** Native tool calls in flight, answered by the connections that offered the tools. */
   nativeCalls: NativeCalls;
+  metrics?: TurnMetrics;
 }
 
 /**
@@ -82,6 +84,13 @@ export class SessionService {
     const interrupted = deps.index.markInterrupted();
     if (interrupted.length > 0)
       deps.log.warn({ sessions: interrupted }, "sessions were running at last shutdown");
+  }
+
+  /** For metrics: sessions in memory, and those running a turn. */
+  counts(): { loaded: number; running: number } {
+    let running = 0;
+    for (const s of this.live.values()) if (s.isBusy) running++;
+    return { loaded: this.live.size, running };
   }
 
   list(): SessionInfo[] {
@@ -297,6 +306,7 @@ export class SessionService {
       findModel: (p, m) => this.findModel(p, m),
       permissions: this.deps.permissions.forSession(record.id),
       runtime,
+      metrics: this.deps.metrics,
       // The user's repo sees the session's branch after every turn, moved there by the server.
       afterTurn: sessionGit ? () => void this.exportBranch(record.id, sessionGit) : undefined,
       nativeTools: (frame) =>

@@ -66,6 +66,17 @@ function agentEnd(messages: readonly unknown[] | undefined): PayloadOf<"agent_en
   return { messageCount: list.length, success: false, error: { code: "provider_error", message } };
 }
 
+/** How a run ended, judged like agentEnd: by its last assistant message. */
+export function runOutcome(messages: readonly unknown[] | undefined): "ok" | "error" | "aborted" {
+  const list = messages ?? [];
+  for (let i = list.length - 1; i >= 0; i--) {
+    const m = list[i] as { role?: unknown; stopReason?: unknown };
+    if (m.role !== "assistant") continue;
+    return m.stopReason === "error" ? "error" : m.stopReason === "aborted" ? "aborted" : "ok";
+  }
+  return "ok";
+}
+
 /** pi's AgentSessionEvent → the protocol's session event, or undefined for events not forwarded. */
 export function translate(e: AgentSessionEvent): SessionEvent | undefined {
   switch (e.type) {

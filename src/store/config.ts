@@ -37,6 +37,15 @@ export const ServerConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    metrics: Type.Optional(
+      Type.Object(
+        {
+          /** SHA-256 (hex) of a token that may read GET /metrics and nothing else (`pi-server token metrics`). */
+          tokenSha256: Type.Optional(Type.String({ pattern: "^[0-9a-f]{64}$" })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** Where the agent's tools run: "sandbox" (bubblewrap, the default) or "host" (unconfined). */
     runtime: Type.Optional(Type.Union([Type.Literal("sandbox"), Type.Literal("host")])),
     sandbox: Type.Optional(

@@ -9,6 +9,8 @@ export interface RuntimeInfo {
   scheme: "http" | "https";
   tlsFingerprint?: string;
   version: string;
+  /** The pi SDK version the server runs (absent in files from older servers). */
+  piVersion?: string;
   startedAt: number;
 }
 

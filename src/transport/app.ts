@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import rateLimit from "@fastify/rate-limit";
 import websocket from "@fastify/websocket";
 import Fastify, {
@@ -29,6 +30,7 @@ import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./g
 import type { Handlers } from "./handlers.js";
 import { ResumeRegistry } from "./resume.js";
 import { registerWebApp } from "./web-app.js";
+import { type MetricsRouteDeps, registerMetricsRoute } from "./metrics.js";
 import type { LiveSession } from "../sessions/live-session.js";
 import type { NativeCalls } from "../sessions/native-calls.js";
 import { newTransportStats, type TransportStats } from "./send-queue.js";
@@ -52,6 +54,8 @@ export interface AppDeps {
   resumeWindowSec: number;
   /** The web app's build (index.html, assets/), served at /app/; may not exist yet. */
   webDir: string;
+  /** GET /metrics; without it the route does not exist. */
+  metrics?: Omit<MetricsRouteDeps, "auth" | "throttle">;
 }
 
 export interface App {
@@ -65,6 +69,8 @@ export interface App {
   stopAccepting(): void;
   /** Caps on sockets that have not authenticated yet. */
   admission: ConnectionAdmission;
+  /** Connections accepted, and bytes written to their sockets, since start (metrics). */
+  traffic(): { opened: number; bytesSent: number; queuedBytes: number; authenticated: number };
 }
 
 const PairBody = Type.Object(
@@ -110,6 +116,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const stats = newTransportStats();
   const resume = new ResumeRegistry(deps.resumeWindowSec, () => connections);
   let accepting = true;
+  // Read when metrics are scraped: the sockets count their own bytes, so sending costs nothing more.
+  const sockets = new Map<RpcConnection, Socket>();
+  let opened = 0;
+  let closedBytes = 0;
   const admission = new ConnectionAdmission(deps.admission, deps.log);
   admission.install(fastify.server);
 
@@ -145,6 +155,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   fastify.get("/health", async () => ({ ok: true }));
   await registerWebApp(fastify as unknown as FastifyInstance, deps.webDir);
+  if (deps.metrics) {
+    registerMetricsRoute(fastify as unknown as FastifyInstance, {
+      ...deps.metrics,
+      auth: deps.auth,
+      throttle,
+    });
+  }
 
   fastify.get("/", async (req, reply) => {
     const presented = bearerToken(req.headers.authorization);
@@ -227,7 +244,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       () => admission.authenticated(req.raw.socket),
     );
     connections.add(conn);
-    socket.on("close", () => connections.delete(conn));
+    opened++;
+    const raw = req.raw.socket;
+    sockets.set(conn, raw);
+    socket.on("close", () => {
+      connections.delete(conn);
+      sockets.delete(conn);
+      closedBytes += raw.bytesWritten;
+    });
   };
   fastify.get("/rpc", { websocket: true }, (socket, req) => openRpc(socket, req));
   // For clients that can only store a URL: the path's token authenticates like a bearer header.
@@ -258,6 +282,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     admission,
     stopAccepting() {
       accepting = false;
+    },
+    traffic() {
+      let bytesSent = closedBytes;
+      for (const s of sockets.values()) bytesSent += s.bytesWritten;
+      let queuedBytes = 0;
+      let authenticated = 0;
+      for (const c of connections) {
+        queuedBytes += c.queuedBytes;
+        if (c.principalId !== undefined) authenticated++;
+      }
+      return { opened, bytesSent, queuedBytes, authenticated };
     },
     revoke(tokenIds) {
       const ids = new Set(tokenIds);

@@ -13,10 +13,12 @@ export interface TransportStats {
   peakBufferedBytes: number;
   /** Delta events folded into the previous queued delta because the client was behind. */
   mergedDeltas: number;
+  /** Session events handed to send queues (metrics). */
+  eventsSent: number;
 }
 
 export function newTransportStats(): TransportStats {
-  return { slowConsumerCloses: 0, peakQueuedBytes: 0, peakBufferedBytes: 0, mergedDeltas: 0 };
+  return { slowConsumerCloses: 0, peakQueuedBytes: 0, peakBufferedBytes: 0, mergedDeltas: 0, eventsSent: 0 };
 }
 
 /** Largest batch of corked frames held back within one tick. */
@@ -81,6 +83,7 @@ export class SendQueue {
 
   send(data: string, event?: OutboundEvent): void {
     if (this.dead || this.ws.readyState !== this.ws.OPEN) return;
+    if (event !== undefined) this.stats.eventsSent++;
     if (this.head === this.items.length && this.ws.bufferedAmount < this.highWater) {
       this.write(data);
       return;
