@@ -7,6 +7,7 @@ import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { registerAdminCommands } from "./admin-commands.js";
 import { registerConfigCommands } from "./config-commands.js";
+import { registerDoctorCommand } from "./doctor.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerPolicyCommands } from "./policy-commands.js";
 import { escapeControl } from "./terminal.js";
@@ -181,6 +182,7 @@ export function buildProgram(): Command {
     });
   registerAdminCommands(program);
   registerConfigCommands(program);
+  registerDoctorCommand(program);
   registerInitCommand(program);
   registerPolicyCommands(program);
   return program;
