@@ -57,7 +57,7 @@ describe("a tool call the policy asks about", () => {
       tool: "write",
       input: { path: "denied.txt", content: "never\n" },
       summary: "write denied.txt (6 bytes)",
-      options: ["allow_once", "allow_session", "allow_always", "deny_once", "deny_always"],
+      options: ["allow_once", "allow_turn", "allow_session", "allow_always", "deny_once", "deny_always"],
     });
     expect(req.payload.reason).toContain("strict profile");
     expect(req.payload.expiresAt - req.payload.createdAt).toBe(10 * 60 * 1000);

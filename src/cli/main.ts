@@ -6,6 +6,7 @@ import { SERVER_VERSION, startServer } from "../server.js";
 import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { registerAdminCommands } from "./admin-commands.js";
+import { registerApprovalCommands } from "./approval-commands.js";
 import { registerConfigCommands } from "./config-commands.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerInitCommand } from "./init-command.js";
@@ -185,6 +186,7 @@ export function buildProgram(): Command {
   registerDoctorCommand(program);
   registerInitCommand(program);
   registerPolicyCommands(program);
+  registerApprovalCommands(program);
   return program;
 }
 

@@ -355,7 +355,12 @@ export const Methods = {
     description:
       "Answer a pending permission request. The first answer wins; everyone attached gets permission_resolved. A late or unknown id is not_found.",
     params: Type.Object(
-      { id: Type.String({ minLength: 1, maxLength: 64 }), decision: PermissionOption },
+      {
+        id: Type.String({ minLength: 1, maxLength: 64 }),
+        decision: PermissionOption,
+        /** With deny_once / deny_always: words for the model (why, what to do instead). */
+        message: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+      },
       Known,
     ),
     result: Type.Object({ id: Type.String(), decision: PermissionOption, rules: Type.Array(Rule) }),

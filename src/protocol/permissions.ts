@@ -3,6 +3,8 @@ import { Type, type Static, type TSchema } from "typebox";
 /** What a client may answer to a permission request. */
 export const PermissionOption = Type.Union([
   Type.Literal("allow_once"),
+  /** This call, and calls like it for the rest of the run (until agent_end). */
+  Type.Literal("allow_turn"),
   Type.Literal("allow_session"),
   Type.Literal("allow_always"),
   Type.Literal("deny_once"),
@@ -92,8 +94,10 @@ export const PermissionResolvedEvent = Type.Object({
   decision: PermissionOutcome,
   /** Who settled it: a principal's name, or "timeout", "abort", "shutdown", "deleted". */
   by: Type.String(),
-  /** Rules the answer created (allow_session, allow_always, deny_always). */
+  /** Rules the answer created (allow_turn, allow_session, allow_always, deny_always). */
   rules: Type.Optional(Type.Array(Rule)),
+  /** What the user said with a denial; the model reads it. */
+  message: Type.Optional(Type.String()),
 });
 
 export const AuditEntry = Type.Object({

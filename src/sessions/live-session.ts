@@ -66,6 +66,8 @@ export interface SessionPermissions {
   cancel(by: string): void;
   /** Freezes the waiting requests for a shutdown (they wait again after the restart); false if none. */
   suspend(): boolean;
+  /** The session's run ended: what was allowed for the rest of it is asked about again. */
+  endTurn(): void;
 }
 
 function toImages(images: ImageInput[] | undefined): ImageContent[] | undefined {
@@ -153,6 +155,7 @@ export class LiveSession {
       } finally {
         this.resumeAbort = undefined;
         this.busy = false;
+        this.deps.permissions?.endTurn();
         if (!this.disposed && !this.disposing) {
           this.setStatus("idle");
           this.touch();
@@ -360,6 +363,7 @@ export class LiveSession {
         )
         .finally(() => {
           this.busy = false;
+          this.deps.permissions?.endTurn();
           if (!this.disposed && !this.disposing) {
             this.setStatus("idle");
             this.touch();

@@ -33,6 +33,7 @@ import type { PermissionRecord, PermissionRequestsStore } from "../store/permiss
 import type { RulesStore } from "../store/rules.js";
 import type { SessionRecord } from "../store/sessions-index.js";
 import type { OutboundEvent, SessionPermissions } from "./live-session.js";
+import { deniedReason, MAX_ANSWER_MESSAGE, rememberAnswer, TURN_RULE_NOTE } from "./permission-answers.js";
 import { envFileNames, isSecretEnvName } from "../runtime/env.js";
 import type { PermissionMetrics } from "../metrics/metrics.js";
 
@@ -70,6 +71,15 @@ interface Outcome {
   decision: PermissionOutcome;
   by: string;
   rules: RuleView[];
+  /** The user's words with a denial, for the model. */
+  message?: string;
+}
+
+/** How often answers recorded by another process (the CLI) are looked for while a call waits. */
+const EXTERNAL_POLL_MS = 500;
+
+function isOption(d: PermissionOutcome): d is PermissionOption {
+  return d !== "expired" && d !== "cancelled";
 }
 
 interface Waiting {
@@ -86,6 +96,7 @@ interface Waiting {
 
 const OPTIONS: PermissionOption[] = [
   "allow_once",
+  "allow_turn",
   "allow_session",
   "allow_always",
   "deny_once",
@@ -145,10 +156,17 @@ export class PermissionBroker {
   private readonly dormant = new Map<string, PermissionRecord>();
   /** Sessions whose waiting calls were frozen for a shutdown: nothing of them may go on in this process. */
   private readonly suspended = new Set<string>();
+  /** Rules allow_turn stored, by session: removed when the session's run ends. */
+  private readonly turnRules = new Map<string, string[]>();
+  private poll: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: PermissionDeps) {
     deps.requests.prune(Date.now() - RESOLVED_KEPT_MS);
     for (const r of deps.requests.pending()) this.dormant.set(r.id, r);
+    // The runs those rules were for ended with the last process.
+    for (const r of deps.rules.list()) {
+      if (r.note?.startsWith(TURN_RULE_NOTE)) deps.rules.remove(r.id);
+    }
   }
 
   private get adminDeps(): RuleAdminDeps {
@@ -275,7 +293,7 @@ export class PermissionBroker {
         block: true,
         reason: `The permission request was cancelled (${outcome.by}); the tool call did not run.`,
       };
-    return { block: true, reason: `The user (${outcome.by}) denied this tool call: ${verdict.summary}` };
+    return { block: true, reason: deniedReason(outcome.by, verdict.summary, outcome.message) };
   }
 
   private async ask(
@@ -346,6 +364,7 @@ export class PermissionBroker {
         },
       };
       this.waiting.set(request.id, waiting);
+      this.watchExternalAnswers();
       signal?.addEventListener("abort", onAbort, { once: true });
       const { sessionId: _omit, ...payload } = request;
       waiting.frame = session.emit({ type: "permission_request", payload });
@@ -354,18 +373,37 @@ export class PermissionBroker {
     return { outcome, request };
   }
 
-  /** Ends a waiting request; false when it was no longer waiting. */
+  /**
+   * Ends a waiting request (expiry, abort, shutdown); false when it was no longer waiting. state.db
+   * decides who was first: when another process (the CLI) answered already, that answer is the one.
+   */
   private settle(id: string, outcome: Outcome): boolean {
-    const w = this.waiting.get(id);
-    if (!w) return false;
-    this.waiting.delete(id);
-    this.deps.metrics?.settled(outcome.decision, (Date.now() - w.request.createdAt) / 1000);
+    if (!this.waiting.has(id)) return false;
+    if (!this.claim(id, outcome)) {
+      this.adoptExternalAnswers();
+      return false;
+    }
+    this.finish(id, outcome);
+    return true;
+  }
+
+  /** Records the outcome unless the request was already answered in state.db. */
+  private claim(id: string, outcome: Outcome): boolean {
     try {
-      this.deps.requests.resolve(id, outcome.decision, outcome.by);
+      return this.deps.requests.resolve(id, outcome.decision, outcome.by, Date.now(), outcome.message);
     } catch (err) {
       // The waiting call must end even when state.db cannot record it (e.g. closing).
       this.deps.log.error({ err, requestId: id }, "could not record the permission outcome");
+      return true;
     }
+  }
+
+  private finish(id: string, outcome: Outcome): void {
+    const w = this.waiting.get(id);
+    if (!w) return;
+    this.waiting.delete(id);
+    w.release();
+    this.deps.metrics?.settled(outcome.decision, (Date.now() - w.request.createdAt) / 1000);
     w.session.emit({
       type: "permission_resolved",
       payload: {
@@ -373,17 +411,75 @@ export class PermissionBroker {
         decision: outcome.decision,
         by: outcome.by,
         ...(outcome.rules.length > 0 && { rules: outcome.rules }),
+        ...(outcome.message !== undefined && { message: outcome.message }),
       },
     });
     w.settle(outcome);
-    return true;
   }
 
-  /** A client's answer. The first one wins; anything after it is not_found. */
+  /** Answers recorded in state.db by another process (the CLI) end the calls waiting for them. */
+  private adoptExternalAnswers(): void {
+    for (const [id, w] of [...this.waiting]) {
+      let r: PermissionRecord | undefined;
+      try {
+        r = this.deps.requests.get(id);
+      } catch (err) {
+        this.deps.log.warn({ err, requestId: id }, "could not read a permission request");
+        continue;
+      }
+      if (!r || r.status !== "resolved" || !r.decision) continue;
+      const decision = r.decision as PermissionOutcome;
+      const by = r.resolvedBy ?? "unknown";
+      let rules: RuleView[] = [];
+      if (isOption(decision)) {
+        try {
+          rules = this.remember(w, decision, by);
+        } catch (err) {
+          this.deps.log.error({ err, requestId: id }, "could not store the rules of an answer");
+        }
+      }
+      this.finish(id, { decision, by, rules, ...(r.message !== null && { message: r.message }) });
+    }
+    if (this.waiting.size === 0 && this.poll) {
+      clearInterval(this.poll);
+      this.poll = undefined;
+    }
+  }
+
+  private watchExternalAnswers(): void {
+    if (this.poll) return;
+    this.poll = setInterval(() => this.adoptExternalAnswers(), EXTERNAL_POLL_MS);
+    this.poll.unref();
+  }
+
+  private remember(w: Waiting, decision: PermissionOption, by: string): RuleView[] {
+    const rules = rememberAnswer(
+      this.adminDeps,
+      {
+        requestId: w.request.id,
+        sessionId: w.session.id,
+        workspace: w.session.workspace,
+        verdict: w.verdict,
+      },
+      decision,
+      by,
+    );
+    if (decision === "allow_turn") {
+      const ids = this.turnRules.get(w.session.id) ?? [];
+      this.turnRules.set(w.session.id, [...ids, ...rules.map((r) => r.id)]);
+    }
+    return rules;
+  }
+
+  /**
+   * An answer, from a client, a notification or the CLI: exactly one wins (state.db decides, across
+   * processes too); anything after it is not_found. `message` (deny only) is passed to the model.
+   */
   respond(
     id: string,
     decision: PermissionOption,
     by: string,
+    message?: string,
   ): { id: string; decision: PermissionOption; rules: RuleView[] } {
     const w = this.waiting.get(id);
     if (!w && this.dormant.has(id))
@@ -400,30 +496,33 @@ export class PermissionBroker {
       throw new ProtocolError("invalid_request", `${decision} is not an option of ${id}`, {
         options: w.request.options,
       });
-    const rules: RuleView[] = [];
-    if (decision === "allow_session" || decision === "allow_always" || decision === "deny_always") {
-      const always = decision !== "allow_session";
-      const scope = !always ? "session" : w.session.workspace ? "workspace" : "global";
-      for (const r of w.verdict.remember) {
-        rules.push(
-          addRule(
-            this.adminDeps,
-            {
-              tool: r.tool,
-              ...(r.match !== null && { match: r.match }),
-              decision: decision === "deny_always" ? "deny" : "allow",
-              scope,
-              ...(scope === "session" && { sessionId: w.session.id }),
-              ...(scope === "workspace" && w.session.workspace && { workspace: w.session.workspace }),
-              note: `${decision} on ${id}`,
-            },
-            by,
-          ),
-        );
+    if (message !== undefined && !decision.startsWith("deny_"))
+      throw new ProtocolError("invalid_request", "message goes with deny_once or deny_always only");
+    if (message !== undefined && message.length > MAX_ANSWER_MESSAGE)
+      throw new ProtocolError("invalid_request", `message is longer than ${MAX_ANSWER_MESSAGE} characters`);
+    const outcome: Outcome = { decision, by, rules: [], ...(message !== undefined && { message }) };
+    if (!this.claim(id, outcome)) {
+      this.adoptExternalAnswers();
+      throw new ProtocolError("not_found", `permission request ${id} was answered elsewhere first`);
+    }
+    outcome.rules = this.remember(w, decision, by);
+    this.finish(id, outcome);
+    return { id, decision, rules: outcome.rules };
+  }
+
+  /** The run of a session ended: what allow_turn allowed is asked about again. */
+  endTurn(sessionId: string): void {
+    const ids = this.turnRules.get(sessionId);
+    if (!ids) return;
+    this.turnRules.delete(sessionId);
+    for (const id of ids) {
+      try {
+        const removed = this.deps.rules.remove(id);
+        if (removed) this.deps.audit.ruleChanged(removed, "removed", "turn end");
+      } catch (err) {
+        this.deps.log.warn({ err, ruleId: id }, "could not remove a rule of the turn");
       }
     }
-    this.settle(id, { decision, by, rules });
-    return { id, decision, rules };
   }
 
   /** A waiting request and the tool's whole arguments; not_found once it is settled. */
@@ -557,6 +656,7 @@ export class PermissionBroker {
       pendingFrames: () => this.pendingFrames(sessionId),
       cancel: (by) => this.cancelSession(sessionId, by),
       suspend: () => this.suspendSession(sessionId),
+      endTurn: () => this.endTurn(sessionId),
     };
   }
 

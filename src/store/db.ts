@@ -89,6 +89,8 @@ const MIGRATIONS: string[] = [
    ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'user' CHECK (role IN ('user', 'admin'));`,
   `ALTER TABLE sessions ADD COLUMN mode TEXT NOT NULL DEFAULT 'code';
    ALTER TABLE sessions ADD COLUMN system_prompt TEXT;`,
+  // message: what the user said with an answer (a denial's words for the model).
+  `ALTER TABLE permission_requests ADD COLUMN message TEXT;`,
 ];
 
 export function openDb(file: string): Db {

@@ -17,6 +17,8 @@ export interface PermissionRecord {
   decision: string | null;
   resolvedBy: string | null;
   resolvedAt: number | null;
+  /** What the user said with the answer (a denial's message to the model). */
+  message: string | null;
 }
 
 interface Row {
@@ -34,6 +36,7 @@ interface Row {
   decision: string | null;
   resolved_by: string | null;
   resolved_at: number | null;
+  message: string | null;
 }
 
 function fromRow(r: Row): PermissionRecord {
@@ -52,6 +55,7 @@ function fromRow(r: Row): PermissionRecord {
     decision: r.decision,
     resolvedBy: r.resolved_by,
     resolvedAt: r.resolved_at,
+    message: r.message,
   };
 }
 
@@ -59,7 +63,7 @@ function fromRow(r: Row): PermissionRecord {
 export class PermissionRequestsStore {
   constructor(private readonly db: Db) {}
 
-  insert(r: Omit<PermissionRecord, "status" | "decision" | "resolvedBy" | "resolvedAt">): void {
+  insert(r: Omit<PermissionRecord, "status" | "decision" | "resolvedBy" | "resolvedAt" | "message">): void {
     this.db
       .prepare(
         `INSERT INTO permission_requests (id, session_id, tool_call_id, tool, input, summary, reason, options,
@@ -75,13 +79,13 @@ export class PermissionRequestsStore {
   }
 
   /** Marks a pending request resolved; false when it was not pending (someone else got there first). */
-  resolve(id: string, decision: string, by: string, at = Date.now()): boolean {
+  resolve(id: string, decision: string, by: string, at = Date.now(), message?: string): boolean {
     const info = this.db
       .prepare(
-        `UPDATE permission_requests SET status = 'resolved', decision = ?, resolved_by = ?, resolved_at = ?
+        `UPDATE permission_requests SET status = 'resolved', decision = ?, resolved_by = ?, resolved_at = ?, message = ?
          WHERE id = ? AND status = 'pending'`,
       )
-      .run(decision, by, at, id);
+      .run(decision, by, at, message ?? null, id);
     return info.changes === 1;
   }
 

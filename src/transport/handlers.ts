@@ -225,7 +225,7 @@ function permissionHandlers(permissions: PermissionBroker, access: Roles): Pick<
     "permission.respond": (params, ctx) => {
       // allow_always stores a rule beyond this session: that is a policy change.
       if (params.decision === "allow_always") access.requireAdmin(ctx, "answering allow_always");
-      return permissions.respond(params.id, params.decision, ctx.principal.name);
+      return permissions.respond(params.id, params.decision, ctx.principal.name, params.message);
     },
     "permission.get": (params) => permissions.get(params.id),
     "permission.list": (params) => ({ requests: permissions.list(params.sessionId) }),

@@ -135,6 +135,7 @@ export class SessionStream {
 export function label(decision: string): string {
   const names: Record<string, string> = {
     allow_once: "Allowed once",
+    allow_turn: "Allowed for this turn",
     allow_session: "Allowed for this session",
     allow_always: "Always allowed",
     deny_once: "Denied",

@@ -5,6 +5,7 @@ import { approvals, connection } from "../store.js";
 
 const OPTION_TEXT: Record<string, string> = {
   allow_once: "Allow once",
+  allow_turn: "Allow for this turn",
   allow_session: "Allow for this session",
   allow_always: "Always allow",
   deny_once: "Deny",
