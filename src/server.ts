@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import dotenv from "dotenv";
 import { pino, type Logger } from "pino";
+import { prettyDestination } from "./log-pretty.js";
 import { PROTOCOL_VERSION } from "./protocol/envelope.js";
 import { CloseCode } from "./protocol/errors.js";
 import type { ServerInfo } from "./protocol/types.js";
@@ -61,6 +61,8 @@ export interface StartOptions {
   /** Accepted as an owner token in addition to the stored ones (PI_SERVER_TOKEN). */
   envToken?: string;
   logLevel?: string;
+  /** Readable log lines (a terminal) instead of JSON. */
+  prettyLogs?: boolean;
   limits?: Partial<Limits>;
   heartbeatMs?: number;
   pairRateLimit?: number;
@@ -106,7 +108,18 @@ function isLoopback(host: string): boolean {
   return host === "::1" || host === "localhost" || host.startsWith("127.");
 }
 
-export function createLogger(level = "info"): Logger {
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** `pretty`: a terminal reads lines, not JSON (see log-pretty.ts). */
+export function createLogger(level = "info", pretty = false): Logger {
+  if (!LOG_LEVELS.includes(level))
+    throw new StartupError(`log level "${level}" does not exist: use one of ${LOG_LEVELS.join(", ")}`);
+  const destination = pretty
+    ? prettyDestination(process.stderr, {
+        verbose: level === "debug" || level === "trace",
+        color: !process.env.NO_COLOR,
+      })
+    : pino.destination(2);
   return pino(
     {
       level,
@@ -122,7 +135,7 @@ export function createLogger(level = "info"): Logger {
         censor: "[redacted]",
       },
     },
-    pino.destination(2),
+    destination,
   );
 }
 
@@ -144,7 +157,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   if (opts.envToken !== undefined && opts.envToken.length < 16) {
     throw new StartupError("PI_SERVER_TOKEN must be at least 16 characters; use a long random value");
   }
-  const log = createLogger(opts.logLevel);
+  const log = createLogger(opts.logLevel, opts.prettyLogs);
   raiseFdLimit(log);
   const paths = dataPaths(opts.dataDir);
   for (const r of prepareDataDir(paths)) {
@@ -171,8 +184,6 @@ async function startLocked(
   paths: DataPaths,
   lock: DataDirLock,
 ): Promise<RunningServer> {
-  // Provider keys for pi; variables already set in the environment win.
-  dotenv.config({ path: paths.env, quiet: true });
   const config = loadConfig(paths.config);
   const limits = resolveLimits(config, opts.limits);
   const host = opts.host ?? config.host ?? "0.0.0.0";

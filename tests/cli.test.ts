@@ -80,7 +80,8 @@ describe("pi-server CLI", () => {
     });
     const notGit = await cli(["repos", "add", tmp("not-git"), "--data-dir", dataDir]);
     expect(notGit.code).toBe(1);
-    expect(notGit.stderr).toContain("not inside a git repository");
+    expect(notGit.stderr).toContain("is not a git repository");
+    expect(notGit.stderr).not.toContain("repos.json");
     expect((await cli(["repos", "remove", "my-app", "--data-dir", dataDir])).code).toBe(0);
     expect(JSON.parse(readFileSync(join(dataDir, "repos.json"), "utf8"))).toEqual({ repos: [] });
     expect((await cli(["repos", "remove", "my-app", "--data-dir", dataDir])).code).toBe(1);
@@ -234,7 +235,7 @@ describe("pi-server init, config, env, status", () => {
     writeFileSync(join(dataDir, "config.json"), '{"tls":{"mode":"sometimes"}}');
     const invalid = await cli(["config", "validate", "--data-dir", dataDir]);
     expect(invalid).toMatchObject({ code: 1, stderr: expect.stringContaining("/tls/mode") });
-  });
+  }, 180_000);
 
   it("env init captures the login shell's PATH and chosen variables; env show prints them", async () => {
     const dataDir = tmp("cli-env");

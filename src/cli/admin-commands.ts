@@ -16,6 +16,8 @@ import { writeJsonAtomic } from "../store/atomic.js";
 import { loadTls } from "../transport/tls.js";
 import { escapeControl } from "./terminal.js";
 import { pairPiMobile } from "./pair-pi-mobile.js";
+import { invokedAs } from "./init-plan.js";
+import { readiness } from "./next-steps.js";
 import {
   ago,
   CliError,
@@ -40,6 +42,23 @@ interface PairOptions {
   json?: boolean;
   piMobile?: boolean;
   dataDir?: string;
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === "::1" || host === "localhost" || host.startsWith("127.");
+}
+
+/** A URL a client on this machine can open: a wildcard bind is reached through loopback. */
+function connectableUrl(rt: RuntimeInfo): string {
+  const host =
+    rt.host === "0.0.0.0"
+      ? "127.0.0.1"
+      : rt.host === "::"
+        ? "[::1]"
+        : rt.host.includes(":")
+          ? `[${rt.host}]`
+          : rt.host;
+  return `${rt.scheme}://${host}:${rt.port}`;
 }
 
 function runningServer(runtimeFile: string): RuntimeInfo | undefined {
@@ -104,6 +123,14 @@ export function registerAdminCommands(program: Command): void {
         );
       }
       const rt = runningServer(paths.runtime);
+      const bound = rt?.host ?? config.host ?? "0.0.0.0";
+      if (o.host === undefined && isLoopbackHost(bound)) {
+        process.stderr.write(
+          `warning: the server ${rt ? "listens" : "is configured to listen"} on ${bound} only, so a phone cannot reach the LAN addresses in this invite.\n` +
+            `  For your LAN: \`${invokedAs(o.dataDir)} config set host 0.0.0.0\` and restart (or start it with --host 0.0.0.0).\n` +
+            `  Over Tailscale, keeping ${bound}: \`tailscale serve --bg ${rt?.port ?? config.port ?? 3141}\`, then pair with --host <machine>.<tailnet>.ts.net (docs/remote-access.md).\n`,
+        );
+      }
       const tls = rt ? undefined : await loadTls(config, paths.identity, defaultHosts());
       const identity = loadIdentity(paths.identity);
       const signed = withDb(paths, (db) =>
@@ -229,6 +256,7 @@ export function registerAdminCommands(program: Command): void {
       const paths = cliPaths(o.dataDir);
       const rt = runningServer(paths.runtime);
       const healthy = rt ? await probeHealth(rt) : false;
+      const ready = await readiness(paths);
       const stats = withDb(paths, (db) => {
         const store = new TokenStore(db);
         const sessions = db
@@ -240,7 +268,11 @@ export function registerAdminCommands(program: Command): void {
         running: rt !== undefined,
         healthy,
         pid: rt?.pid ?? null,
-        url: rt ? `${rt.scheme}://${rt.host}:${rt.port}` : null,
+        url: rt ? connectableUrl(rt) : null,
+        listeningOn: rt ? `${rt.host}:${rt.port}` : null,
+        model: ready.model,
+        modelProblem: ready.modelProblem,
+        repos: ready.repos,
         version: rt?.version ?? null,
         piVersion: rt?.piVersion ?? null,
         dataDir: paths.root,
@@ -260,6 +292,10 @@ export function registerAdminCommands(program: Command): void {
             : "not running",
         );
         print(`data dir ${paths.root}`);
+        print(`default model: ${ready.model ?? `NONE USABLE — ${ready.modelProblem ?? ""}`}`);
+        print(
+          `repositories: ${ready.repos}${ready.repos === 0 ? ` (add one: \`${invokedAs(o.dataDir)} repos add <path>\`)` : ""}`,
+        );
         const cut = status.sessions.interrupted ? `, ${status.sessions.interrupted} interrupted` : "";
         print(`sessions: ${status.sessions.running} running${cut}, ${status.sessions.total} total`);
         print(`paired devices: ${stats.devices}`);

@@ -8,6 +8,7 @@ import { isSecretEnvName } from "../runtime/env.js";
 import { readHostEnv, type HostEnv } from "../store/host-env.js";
 import { processAlive, readRuntime } from "../store/runtime.js";
 import { CliError, cliPaths, DATA_DIR_OPTION, print } from "./context.js";
+import { checkModel, piNow } from "./model-check.js";
 
 /** What applies when config.json says nothing. */
 const CONFIG_DEFAULTS: Record<string, unknown> = {
@@ -69,6 +70,16 @@ function setIn(obj: Record<string, unknown>, path: string[], value: unknown): vo
   else node[last] = value;
 }
 
+/** Removes `path`, and each parent object it leaves empty: unset leaves no `"security": {}` behind. */
+function unsetIn(obj: Record<string, unknown>, path: string[]): void {
+  setIn(obj, path, undefined);
+  for (let depth = path.length - 1; depth > 0; depth--) {
+    const parent = getIn(obj, path.slice(0, depth));
+    if (typeof parent !== "object" || parent === null || Object.keys(parent).length > 0) break;
+    setIn(obj, path.slice(0, depth), undefined);
+  }
+}
+
 /** `4000` → number, `true` → boolean, `["a"]` → array; anything that is not JSON is a string. */
 function parseValue(text: string): unknown {
   try {
@@ -127,11 +138,13 @@ export function registerConfigCommands(program: Command): void {
       "set a value (JSON or a plain string), e.g. `pi-server config set defaultModel anthropic/claude-sonnet-4-5`",
     )
     .option(...DATA_DIR_OPTION)
-    .action((key: string, value: string, o: { dataDir?: string }) => {
+    .action(async (key: string, value: string, o: { dataDir?: string }) => {
       const paths = cliPaths(o.dataDir);
       const next = readConfigObject(paths.config);
       setIn(next, keyPath(key), parseValue(value));
+      const warning = key === "defaultModel" ? await checkModel(paths, next.defaultModel) : undefined;
       writeChecked(paths.config, next, key, paths.runtime);
+      if (warning) print(warning);
     });
   config
     .command("unset <key>")
@@ -140,7 +153,7 @@ export function registerConfigCommands(program: Command): void {
     .action((key: string, o: { dataDir?: string }) => {
       const paths = cliPaths(o.dataDir);
       const next = readConfigObject(paths.config);
-      setIn(next, keyPath(key), undefined);
+      unsetIn(next, keyPath(key));
       writeChecked(paths.config, next, key, paths.runtime);
     });
   config
@@ -154,10 +167,15 @@ export function registerConfigCommands(program: Command): void {
     });
   config
     .command("validate")
-    .description("check config.json against its schema; exit 1 with the problems if it is wrong")
+    .description("check config.json against its schema, and that pi can load models.json; exit 1 if not")
     .option(...DATA_DIR_OPTION)
-    .action((o: { dataDir?: string }) => {
+    .action(async (o: { dataDir?: string }) => {
       const paths = cliPaths(o.dataDir);
+      const { modelsError } = await piNow(paths);
+      if (modelsError)
+        throw new CliError(
+          `${modelsError} (pi then ignores every model in it; every provider that lists models needs "apiKey", even one that ignores it)`,
+        );
       try {
         const parsed = parseConfig(readFileSync(paths.config, "utf8"), paths.config);
         const problems = configIssues(parsed);

@@ -1,23 +1,23 @@
 import { readFileSync } from "node:fs";
 import * as p from "@clack/prompts";
 import type { Command } from "commander";
-import dotenv from "dotenv";
-import { loadPi, modelKey, parseModelKey } from "../sessions/pi.js";
-import { writeFileAtomic, writeJsonAtomic } from "../store/atomic.js";
+import { parseModelKey } from "../sessions/pi.js";
+import { PROVIDER_KEY_VARS } from "../sessions/provider-env.js";
 import { configIssues, type ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
+import { processAlive, readRuntime } from "../store/runtime.js";
 import { CliError, cliPaths, DATA_DIR_OPTION, print } from "./context.js";
-
-const PROVIDER_KEYS: Record<string, string> = {
-  anthropic: "ANTHROPIC_API_KEY",
-  openai: "OPENAI_API_KEY",
-  google: "GEMINI_API_KEY",
-  openrouter: "OPENROUTER_API_KEY",
-  groq: "GROQ_API_KEY",
-  xai: "XAI_API_KEY",
-  mistral: "MISTRAL_API_KEY",
-  deepseek: "DEEPSEEK_API_KEY",
-};
+import {
+  applyPlan,
+  checkEndpoint,
+  type Endpoint,
+  INIT_PROVIDERS,
+  type InitPlan,
+  invokedAs,
+  parseApiKeys,
+  plannedModels,
+  suggestModel,
+} from "./init-plan.js";
 
 interface InitOptions {
   yes?: boolean;
@@ -27,8 +27,15 @@ interface InitOptions {
   profile?: string;
   tls?: string;
   apiKey?: string[];
+  endpoint?: string;
+  endpointModel?: string;
+  endpointKey?: string;
+  endpointName?: string;
   dataDir?: string;
 }
+
+/** Keys a running server reads again on its next request (the rest at start-up). */
+const LIVE_CONFIG_KEYS = new Set(["defaultModel", "defaultThinkingLevel"]);
 
 function readJson(file: string): Record<string, unknown> {
   try {
@@ -38,68 +45,52 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-/** Sets NAME=value lines in .env, replacing earlier values of the same names and keeping the rest. */
-export function updateEnvFile(file: string, values: Record<string, string>): void {
-  let lines: string[] = [];
-  try {
-    lines = readFileSync(file, "utf8").split("\n");
-  } catch {
-    // first key
-  }
-  const names = new Set(Object.keys(values));
-  const kept = lines.filter((l) => {
-    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(l);
-    return !(m && names.has(m[1] as string)) && l.length > 0;
-  });
-  const added = Object.entries(values).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-  writeFileAtomic(file, [...kept, ...added].join("\n") + "\n");
-}
-
-function parseApiKeys(pairs: string[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const pair of pairs ?? []) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0)
-      throw new CliError(`--api-key takes NAME=VALUE or provider=VALUE, got ${JSON.stringify(pair)}`);
-    const name = pair.slice(0, eq);
-    const env = PROVIDER_KEYS[name] ?? name;
-    if (!/^[A-Z][A-Z0-9_]*$/.test(env)) {
-      throw new CliError(
-        `--api-key ${name}=…: use a provider (${Object.keys(PROVIDER_KEYS).join(", ")}) or a variable name like OPENAI_API_KEY`,
-      );
-    }
-    out[env] = pair.slice(eq + 1);
-  }
-  return out;
-}
-
-/** Models pi can use with the keys now in the data dir. */
-async function availableModels(paths: DataPaths): Promise<string[]> {
-  dotenv.config({ path: paths.env, quiet: true, override: true });
-  const pi = await loadPi(paths);
-  pi.modelRegistry.refresh();
-  return pi.modelRegistry.getAvailable().map(modelKey);
-}
-
+/** Ctrl-C at any question: nothing has been written yet, and that is what the user is told. */
 function check<T>(value: T | symbol): T {
   if (p.isCancel(value)) {
-    p.cancel("nothing changed");
+    p.cancel("cancelled; nothing was written");
     process.exit(1);
   }
   return value;
 }
 
-async function interactive(
-  paths: DataPaths,
-  current: ServerConfig,
-  opts: InitOptions,
-): Promise<ServerConfig> {
+async function askEndpoint(): Promise<Endpoint> {
+  const baseUrl = check(
+    await p.text({
+      message: "Base URL of the OpenAI-compatible API",
+      placeholder: "http://127.0.0.1:11434/v1",
+      initialValue: "http://127.0.0.1:11434/v1",
+      validate: (v) => (/^https?:\/\/\S+$/.test(v ?? "") ? undefined : "an http:// or https:// URL"),
+    }),
+  );
+  const modelId = check(
+    await p.text({
+      message: "Model id, as that server names it",
+      placeholder: "qwen2.5-coder:7b",
+      validate: (v) => (v?.trim() ? undefined : "the id the server lists under /v1/models"),
+    }),
+  );
+  const provider = check(
+    await p.text({
+      message: "A short name for this server (models are then <name>/<model id>)",
+      initialValue: "local",
+      validate: (v) =>
+        /^[a-z0-9][a-z0-9-]*$/.test(v ?? "") ? undefined : "lower-case letters, digits, dashes",
+    }),
+  );
+  const apiKey = check(await p.password({ message: "Its API key (leave empty if it needs none)" }));
+  const e: Endpoint = { provider, baseUrl, modelId: modelId.trim(), ...(apiKey ? { apiKey } : {}) };
+  checkEndpoint(e);
+  return e;
+}
+
+async function interactive(paths: DataPaths, current: ServerConfig, opts: InitOptions): Promise<InitPlan> {
   p.intro("pi-server init");
   const port = check(
     await p.text({
       message: "Port",
       initialValue: String(opts.port ?? current.port ?? 3141),
-      validate: (v) => (/^\d+$/.test(v) && Number(v) <= 65535 ? undefined : "a number from 0 to 65535"),
+      validate: (v) => (/^\d+$/.test(v ?? "") && Number(v) <= 65535 ? undefined : "a number from 0 to 65535"),
     }),
   );
   const host = check(
@@ -112,31 +103,48 @@ async function interactive(
       ],
     }),
   );
-  const providers = check(
-    await p.multiselect({
-      message: "Add API keys for (space to choose, enter to go on)",
-      required: false,
-      options: Object.entries(PROVIDER_KEYS).map(([value, env]) => ({ value, label: value, hint: env })),
+  const source = check(
+    await p.select({
+      message: "Which models should sessions use?",
+      initialValue: "hosted" as "hosted" | "endpoint" | "skip",
+      options: [
+        { value: "hosted" as const, label: "a hosted provider (Anthropic, OpenAI, …) with an API key" },
+        {
+          value: "endpoint" as const,
+          label: "an OpenAI-compatible server (Ollama, vLLM, LM Studio, llama.cpp)",
+        },
+        { value: "skip" as const, label: "keep what the data dir has" },
+      ],
     }),
   );
-  const keys: Record<string, string> = parseApiKeys(opts.apiKey);
-  for (const provider of providers) {
-    const env = PROVIDER_KEYS[provider] as string;
-    keys[env] = check(await p.password({ message: `${env}`, validate: (v) => (v ? undefined : "empty") }));
-  }
-  if (Object.keys(keys).length > 0) updateEnvFile(paths.env, keys);
-  const models = await availableModels(paths);
+  const envKeys: Record<string, string> = parseApiKeys(opts.apiKey);
+  let endpoint: Endpoint | undefined;
+  if (source === "hosted") {
+    const providers = check(
+      await p.multiselect({
+        message: "API keys for (space to choose, enter to go on)",
+        required: false,
+        options: INIT_PROVIDERS.map((value) => ({ value, label: value, hint: PROVIDER_KEY_VARS[value] })),
+      }),
+    );
+    for (const provider of providers) {
+      const env = PROVIDER_KEY_VARS[provider] as string;
+      envKeys[env] = check(await p.password({ message: env, validate: (v) => (v ? undefined : "empty") }));
+    }
+  } else if (source === "endpoint") endpoint = await askEndpoint();
+  const models = await plannedModels(paths, { envKeys, endpoint });
   let defaultModel = opts.model ?? current.defaultModel;
   if (models.length > 0) {
     defaultModel = check(
       await p.select({
         message: "Default model for new sessions",
-        initialValue: defaultModel && models.includes(defaultModel) ? defaultModel : models[0],
+        initialValue: suggestModel(models, { envKeys, endpoint }, defaultModel),
         options: models.map((m) => ({ value: m, label: m })),
+        maxItems: 12,
       }),
     );
   } else {
-    p.log.warn("pi sees no usable model yet: add an API key, or a local model in models.json");
+    p.log.warn("pi sees no usable model yet: run init again with an API key or an OpenAI-compatible server");
   }
   const profile = check(
     await p.select({
@@ -163,7 +171,7 @@ async function interactive(
       ],
     }),
   );
-  const next: ServerConfig = {
+  const config: ServerConfig = {
     ...current,
     port: Number(port),
     host,
@@ -178,37 +186,64 @@ async function interactive(
     const keyFile = check(
       await p.text({ message: "Private key file (PEM)", initialValue: current.tls?.keyFile }),
     );
-    next.tls = { mode: "manual", certFile, keyFile };
+    config.tls = { mode: "manual", certFile, keyFile };
   }
-  return next;
+  return { config, envKeys, endpoint };
 }
 
-async function unattended(paths: DataPaths, current: ServerConfig, opts: InitOptions): Promise<ServerConfig> {
-  const keys = parseApiKeys(opts.apiKey);
-  if (Object.keys(keys).length > 0) updateEnvFile(paths.env, keys);
+async function unattended(paths: DataPaths, current: ServerConfig, opts: InitOptions): Promise<InitPlan> {
+  const envKeys = parseApiKeys(opts.apiKey);
+  let endpoint: Endpoint | undefined;
+  if (opts.endpoint !== undefined || opts.endpointModel !== undefined) {
+    if (!opts.endpoint || !opts.endpointModel)
+      throw new CliError("--endpoint <url> and --endpoint-model <id> go together");
+    endpoint = {
+      provider: opts.endpointName ?? "local",
+      baseUrl: opts.endpoint,
+      modelId: opts.endpointModel,
+      ...(opts.endpointKey ? { apiKey: opts.endpointKey } : {}),
+    };
+    checkEndpoint(endpoint);
+  }
   const next: Record<string, unknown> = { ...current };
   if (opts.port !== undefined) next.port = Number(opts.port);
   if (opts.host !== undefined) next.host = opts.host;
   if (opts.profile !== undefined) next.security = { ...current.security, profile: opts.profile };
   if (opts.tls !== undefined) next.tls = { ...current.tls, mode: opts.tls };
-  if (opts.model !== undefined) {
-    if (!parseModelKey(opts.model))
-      throw new CliError(`--model must be "provider/modelId", got ${opts.model}`);
-    const models = await availableModels(paths);
-    if (!models.includes(opts.model)) {
+  const model = opts.model ?? (endpoint ? `${endpoint.provider}/${endpoint.modelId}` : undefined);
+  if (model !== undefined) {
+    if (!parseModelKey(model)) throw new CliError(`--model must be "provider/modelId", got ${model}`);
+    const models = await plannedModels(paths, { envKeys, endpoint });
+    if (!models.includes(model)) {
       throw new CliError(
-        `model ${opts.model} is not usable (unknown, or no API key): available: ${models.join(", ") || "none"}`,
+        `model ${model} is not usable (unknown, or no API key): available: ${models.slice(0, 12).join(", ") || "none"}; nothing was written`,
       );
     }
-    next.defaultModel = opts.model;
+    next.defaultModel = model;
   }
-  return next as ServerConfig;
+  return { config: next as ServerConfig, envKeys, endpoint };
+}
+
+/** What the running server does with what init wrote. */
+function runningServerNote(paths: DataPaths, before: ServerConfig, after: ServerConfig): string | undefined {
+  const rt = readRuntime(paths.runtime);
+  if (!rt || !processAlive(rt.pid)) return undefined;
+  const changed = Object.keys({ ...before, ...after }).filter(
+    (k) =>
+      !LIVE_CONFIG_KEYS.has(k) &&
+      JSON.stringify((before as Record<string, unknown>)[k]) !==
+        JSON.stringify((after as Record<string, unknown>)[k]),
+  );
+  const live = `the running server (pid ${rt.pid}) uses the keys, models and default model from its next request`;
+  return changed.length > 0 ? `${live}; restart it to apply ${changed.join(", ")}` : live;
 }
 
 export function registerInitCommand(program: Command): void {
   program
     .command("init")
-    .description("set up the data dir: port, bind address, API keys, default model, security profile, TLS")
+    .description(
+      "set up the data dir: port, bind address, API keys or an OpenAI-compatible server, default model, security profile, TLS",
+    )
     .option("-y, --yes", "no questions: apply the flags below and keep everything else")
     .option("--port <n>", "port")
     .option("--host <h>", "bind address")
@@ -219,25 +254,36 @@ export function registerInitCommand(program: Command): void {
       "--api-key <NAME=VALUE...>",
       "provider key for .env, e.g. anthropic=sk-ant-… or OPENAI_API_KEY=sk-…",
     )
+    .option("--endpoint <url>", "an OpenAI-compatible server's base URL, e.g. http://127.0.0.1:11434/v1")
+    .option("--endpoint-model <id>", "the model id that server serves (becomes the default model)")
+    .option("--endpoint-key <key>", "its API key, if it needs one (kept in .env)")
+    .option("--endpoint-name <name>", "provider name for it in models.json (default local)")
     .option(...DATA_DIR_OPTION)
     .action(async (opts: InitOptions) => {
       const paths = cliPaths(opts.dataDir, { create: true });
       const current = readJson(paths.config) as ServerConfig;
-      const next = opts.yes
+      const plan = opts.yes
         ? await unattended(paths, current, opts)
         : await interactive(paths, current, opts);
-      const issues = configIssues(next);
-      if (issues.length > 0) throw new CliError(`invalid settings: ${issues.join("; ")}`);
-      writeJsonAtomic(paths.config, next);
-      if (!next.defaultModel) {
-        const models = await availableModels(paths);
-        print(
+      const issues = configIssues(plan.config);
+      if (issues.length > 0)
+        throw new CliError(`invalid settings: ${issues.join("; ")}; nothing was written`);
+      const written = applyPlan(paths, plan);
+      const say = (line: string): void => (opts.yes ? print(line) : p.log.info(line));
+      say(`wrote ${written.join(", ")}`);
+      if (!plan.config.defaultModel) {
+        const models = await plannedModels(paths, { envKeys: {} });
+        const hintFlag = opts.yes ? " --model" : "";
+        say(
           models.length > 0
-            ? `no default model: clients must pass one, or set it with --model (usable now: ${models.slice(0, 8).join(", ")}${models.length > 8 ? ", …" : ""})`
-            : "no default model and none usable yet: add an API key (--api-key) or a local model in models.json",
+            ? `no default model: clients must pass one, or run init again${hintFlag} (usable now: ${models.slice(0, 8).join(", ")}${models.length > 8 ? ", …" : ""})`
+            : "no default model and none usable yet: run init again with an API key or an OpenAI-compatible server",
         );
       }
-      const summary = `wrote ${paths.config}; start the server with \`pi-server\` and pair a phone with \`pi-server pair\``;
+      const cmd = invokedAs(opts.dataDir);
+      const note = runningServerNote(paths, current, plan.config);
+      const next = note ?? `start the server with \`${cmd}\``;
+      const summary = `${next}; pair a phone with \`${cmd} pair\``;
       if (opts.yes) print(summary);
       else p.outro(summary);
     });

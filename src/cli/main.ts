@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { addRepo, DEMO_REPO_DIR, listRepos, removeRepo } from "../repos/repos.js";
 import { DEMO_MODEL } from "../sessions/demo-model.js";
-import { resolveDataDir } from "../store/paths.js";
+import { dataPaths, resolveDataDir } from "../store/paths.js";
 import { SERVER_VERSION, startServer } from "../server.js";
 import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +13,8 @@ import { registerInitCommand } from "./init-command.js";
 import { registerPolicyCommands } from "./policy-commands.js";
 import { escapeControl } from "./terminal.js";
 import { CliError, cliPaths } from "./context.js";
+import { invokedAs } from "./init-plan.js";
+import { nextSteps, readiness } from "./next-steps.js";
 
 function parsePort(value: string): number {
   const n = Number(value);
@@ -69,6 +71,8 @@ async function serve(opts: {
     host: opts.host ?? env.PI_SERVER_HOST,
     envToken: env.PI_SERVER_TOKEN || undefined,
     logLevel: opts.logLevel ?? env.PI_SERVER_LOG_LEVEL ?? "info",
+    // A terminal gets readable lines; a pipe, a file or journald gets JSON.
+    prettyLogs: process.stderr.isTTY === true && env.PI_SERVER_LOG_FORMAT !== "json",
     demo: opts.demo === true,
   });
   const out = process.stdout;
@@ -78,8 +82,9 @@ async function serve(opts: {
       `  demo mode: model ${DEMO_MODEL} is an offline script (no LLM, no key, no network); repo "demo" is ${join(server.dataDir, DEMO_REPO_DIR)}\n`,
     );
   }
+  const scheme = server.url.startsWith("https") ? "https" : "http";
+  const wsScheme = scheme === "https" ? "wss" : "ws";
   if (server.host === "0.0.0.0" || server.host === "::") {
-    const scheme = server.url.startsWith("https") ? "https" : "http";
     for (const ip of lanAddresses()) out.write(`  reachable at ${scheme}://${ip}:${server.port}\n`);
   }
   if (server.tlsFingerprint) {
@@ -92,12 +97,22 @@ async function serve(opts: {
         "Owner token (shown once; only its hash is stored):",
         `  ${server.generatedToken}`,
         "",
-        "Connect a client to ws://<host>:" + server.port + "/rpc and send",
+        `Connect a client to ${wsScheme}://<host>:${server.port}/rpc with \`Authorization: Bearer <token>\` on the`,
+        "WebSocket upgrade, or send as the first frame",
         `  {"v":1,"kind":"request","id":1,"method":"hello","params":{"token":"<token>"}}`,
-        "or pass `Authorization: Bearer <token>` on the WebSocket upgrade.",
         "",
       ].join("\n"),
     );
+  }
+  try {
+    const cmd = invokedAs(opts.dataDir);
+    const steps = nextSteps(
+      await readiness(dataPaths(server.dataDir), opts.demo ? { defaultModel: DEMO_MODEL } : {}),
+      cmd,
+    );
+    if (steps.length > 0) out.write(["next:", ...steps.map((s) => `  - ${s}`), ""].join("\n"));
+  } catch (err) {
+    server.log.debug({ err }, "could not work out the next steps");
   }
   let stopping = false;
   const stop = (signal: string): void => {

@@ -6,7 +6,7 @@ import type { RuleDecision, RuleScope } from "../store/rules.js";
 import { RulesStore } from "../store/rules.js";
 import { SessionsIndex } from "../store/sessions-index.js";
 import { escapeControl } from "./terminal.js";
-import { cliPaths, DATA_DIR_OPTION, parseDuration, print, withDb } from "./context.js";
+import { CliError, cliPaths, DATA_DIR_OPTION, parseDuration, print, withDb } from "./context.js";
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -81,6 +81,14 @@ export function registerPolicyCommands(program: Command): void {
           dataDir?: string;
         },
       ) => {
+        if (o.expires !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(o.expires))
+          throw new CliError(
+            `--expires ${o.expires}: give a unit, e.g. ${o.expires.trim()}m, ${o.expires.trim()}h or ${o.expires.trim()}d`,
+          );
+        if (o.scope === "workspace" && o.workspace === undefined && o.session === undefined)
+          throw new CliError("--scope workspace needs --workspace <repoId> (see `pi-server repos list`)");
+        if (o.scope === "session" && o.session === undefined)
+          throw new CliError("--scope session needs --session <id> (see `pi-server sessions list`)");
         const expiresAt = o.expires === undefined ? undefined : Date.now() + parseDuration(o.expires);
         const rule = withDb(cliPaths(o.dataDir), (db) => {
           const added = addRule(

@@ -307,9 +307,9 @@ export const Methods = {
   get_available_models: method({
     scoped: false,
     description:
-      "Models pi can use now (built-in ones with credentials, and models.json ones), as pi's full model objects.",
+      "Models pi can use now (built-in ones with credentials, and models.json ones), as pi's full model objects. modelsError: why pi could not load models.json (then none of its models are listed).",
     params: Empty,
-    result: Type.Object({ models: Type.Array(ModelInfo) }),
+    result: Type.Object({ models: Type.Array(ModelInfo), modelsError: Type.Optional(Type.String()) }),
   }),
   set_model: method({
     scoped: true,

@@ -14,6 +14,11 @@ export interface RepoStatus extends RepoEntry {
   error?: string;
 }
 
+/** A path `repos add` refuses, said without blaming repos.json. */
+export class RepoPathError extends Error {
+  override name = "RepoPathError";
+}
+
 export class ReposFileError extends Error {
   constructor(
     readonly file: string,
@@ -142,21 +147,23 @@ export async function addRepo(
   opts: { id?: string; name?: string } = {},
 ): Promise<RepoEntry> {
   const abs = resolve(path);
-  if (PSEUDO_FS.some((d) => within(abs, d)))
-    throw new ReposFileError(file, `${abs} is on a kernel file system`);
+  if (PSEUDO_FS.some((d) => within(abs, d))) throw new RepoPathError(`${abs} is on a kernel file system`);
   if (!statSync(abs, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new ReposFileError(file, `${abs} does not exist or is not a directory`);
+    throw new RepoPathError(`${abs} does not exist or is not a directory`);
   }
   const top = await repoTopLevel(abs);
-  if (!top) throw new ReposFileError(file, `${abs} is not inside a git repository`);
+  if (!top)
+    throw new RepoPathError(
+      `${abs} is not a git repository (run "git init" there and commit once, or give the path of a clone)`,
+    );
   if (!(await hasCommits(top))) {
-    throw new ReposFileError(file, `${top} has no commits yet; commit once, then add it`);
+    throw new RepoPathError(`${top} has no commits yet; commit once, then add it`);
   }
   const refused = refusedPath(realOrSelf(top), realOrSelf(dirname(file)));
-  if (refused) throw new ReposFileError(file, refused);
+  if (refused) throw new RepoPathError(refused);
   const raw = readRawEntries(file);
   const current = readReposFile(file);
-  if (current.some((r) => r.path === top)) throw new ReposFileError(file, `${top} is already registered`);
+  if (current.some((r) => r.path === top)) throw new RepoPathError(`${top} is already registered`);
   let id = opts.id ?? slug(opts.name ?? basename(top));
   if (!ID_PATTERN.test(id)) throw new ReposFileError(file, `id "${id}" must match ${ID_PATTERN.source}`);
   if (opts.id && current.some((r) => r.id === id)) throw new ReposFileError(file, `id "${id}" is taken`);

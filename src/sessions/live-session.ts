@@ -265,7 +265,11 @@ export class LiveSession {
 
   private setStatus(status: SessionStatus, reason?: string): void {
     if (this.status === status) return;
+    const was = this.status;
     this.status = status;
+    if (status === "running") this.deps.log.info({ sessionId: this.id }, "turn started");
+    else if (was === "running")
+      this.deps.log.info({ sessionId: this.id, status, ...(reason && { reason }) }, "turn ended");
     this.persistQuietly({ status, lastSeq: this.seq });
     const frame = this.emit({ type: "session_status", payload: reason ? { status, reason } : { status } });
     this.interruptedFrame = status === "interrupted" ? frame : undefined;

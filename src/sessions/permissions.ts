@@ -338,6 +338,10 @@ export class PermissionBroker {
         };
     if (!resumed) this.deps.requests.insert(request);
     if (!resumed) this.deps.metrics?.asked(call.tool);
+    this.deps.log.info(
+      { sessionId: session.id, requestId: request.id, tool: call.tool },
+      "permission requested",
+    );
     const outcome = await new Promise<Outcome>((resolve) => {
       const onAbort = (): void => {
         this.settle(request.id, { decision: "cancelled", by: "abort", rules: [] });
@@ -403,6 +407,10 @@ export class PermissionBroker {
     if (!w) return;
     this.waiting.delete(id);
     w.release();
+    this.deps.log.info(
+      { sessionId: w.session.id, requestId: id, decision: outcome.decision, by: outcome.by },
+      "permission answered",
+    );
     this.deps.metrics?.settled(outcome.decision, (Date.now() - w.request.createdAt) / 1000);
     w.session.emit({
       type: "permission_resolved",

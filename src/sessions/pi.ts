@@ -2,6 +2,7 @@ import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import type { Api, Model } from "@mariozechner/pi-ai";
 import type { ModelInfo, ModelSummary } from "../protocol/types.js";
 import type { DataPaths } from "../store/paths.js";
+import { ProviderEnv } from "./provider-env.js";
 
 export type Sdk = typeof PiSdk;
 export type AgentSession = PiSdk.AgentSession;
@@ -13,6 +14,13 @@ export interface PiRuntime {
   version: string;
   authStorage: PiSdk.AuthStorage;
   modelRegistry: PiSdk.ModelRegistry;
+  /** The data dir's .env, mirrored into the environment pi reads keys from. */
+  providerEnv: ProviderEnv;
+  /**
+   * Rereads .env, auth.json and models.json, so that keys and models the user adds apply to the
+   * next request; cheap enough to run before every model lookup.
+   */
+  reload(): void;
 }
 
 let sdkPromise: Promise<Sdk> | undefined;
@@ -33,10 +41,17 @@ export function importSdk(dataDir: string): Promise<Sdk> {
 }
 
 export async function loadPi(paths: DataPaths): Promise<PiRuntime> {
+  const providerEnv = new ProviderEnv(paths.env);
+  providerEnv.sync();
   const sdk = await importSdk(paths.root);
   const authStorage = sdk.AuthStorage.create(paths.auth);
   const modelRegistry = sdk.ModelRegistry.create(authStorage, paths.models);
-  return { sdk, version: sdk.VERSION, authStorage, modelRegistry };
+  const reload = (): void => {
+    providerEnv.sync();
+    authStorage.reload();
+    modelRegistry.refresh();
+  };
+  return { sdk, version: sdk.VERSION, authStorage, modelRegistry, providerEnv, reload };
 }
 
 /** pi's model object as its RPC mode reports it; built field by field so `headers` (keys) never leave. */

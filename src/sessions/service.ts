@@ -97,30 +97,42 @@ export class SessionService {
     return this.deps.index.list().map((r) => this.live.get(r.id)?.info() ?? sessionInfo(r));
   }
 
-  availableModels(): ModelInfo[] {
+  availableModels(): { models: ModelInfo[]; modelsError?: string } {
     const registry = this.deps.pi.modelRegistry;
-    registry.refresh();
-    const err = registry.getError();
-    if (err) this.deps.log.warn({ err }, "models.json could not be loaded");
-    return registry.getAvailable().map(modelInfo);
+    this.deps.pi.reload();
+    const models = registry.getAvailable().map(modelInfo);
+    const modelsError = this.modelsError();
+    return modelsError ? { models, modelsError } : { models };
+  }
+
+  /** pi's reason for rejecting models.json (it then drops every model in it), in one line. */
+  private modelsError(): string | undefined {
+    const err = this.deps.pi.modelRegistry.getError();
+    if (!err) return undefined;
+    this.deps.log.warn({ err }, "models.json could not be loaded");
+    return err.replace(/\s*\n\s*/g, " ").trim();
   }
 
   /** A model that exists and has credentials, or a typed error that says which is missing. */
   findModel(provider: string, modelId: string): PiModel {
     const registry = this.deps.pi.modelRegistry;
-    registry.refresh();
+    this.deps.pi.reload();
     const model = registry.find(provider, modelId);
+    const modelsError = this.modelsError();
+    const data = modelsError ? { modelsError } : undefined;
     if (!model) {
-      const err = registry.getError();
       throw new ProtocolError(
         "not_found",
-        `unknown model ${provider}/${modelId}; get_available_models lists the usable ones${err ? ` (models.json: ${err})` : ""}`,
+        `unknown model ${provider}/${modelId}; get_available_models lists the usable ones`,
+        data,
+        modelsError ? `models.json was not loaded: ${modelsError}` : undefined,
       );
     }
     if (!registry.hasConfiguredAuth(model)) {
       throw new ProtocolError(
         "invalid_request",
-        `no credentials for provider ${provider}: put its API key in ${this.deps.paths.env} or ${this.deps.paths.auth}`,
+        `no credentials for provider ${provider}: ${this.deps.pi.providerEnv.explainMissing(provider, this.deps.paths.auth)}`,
+        { provider, ...data },
       );
     }
     return model;
@@ -228,6 +240,7 @@ export class SessionService {
     record.thinkingLevel = live.agent.thinkingLevel;
     this.deps.index.insert(record);
     this.live.set(id, live);
+    this.deps.log.info({ sessionId: id, repoId: record.repoId, model: record.model }, "session created");
     return live;
   }
 

@@ -173,7 +173,12 @@ const configValidator = Compile(ServerConfig);
 export function configIssues(value: unknown): string[] {
   const shape = describeErrors(configValidator.Errors(value)).map(
     (i) =>
-      `${i.path === "/" ? "(top level)" : i.path}: ${i.message.replace(/^unknown property/, "unknown key")}`,
+      `${i.path === "/" ? "(top level)" : i.path}: ${
+        // A pattern means nothing to a user; say what the value should look like.
+        i.path === "/defaultModel" && i.message.startsWith("must match pattern")
+          ? 'must be "provider/modelId", e.g. anthropic/claude-sonnet-4-5'
+          : i.message.replace(/^unknown property/, "unknown key")
+      }`,
   );
   return shape.length > 0 ? shape : combinationIssues(value as ServerConfig);
 }
@@ -191,7 +196,9 @@ function combinationIssues(config: ServerConfig): string[] {
     (config.tls?.mode ?? "off") === "off" &&
     !isLoopbackHost(host)
   ) {
-    issues.push(`/security/profile: "strict" needs tls.mode "self-signed" or "manual" to listen on ${host}`);
+    issues.push(
+      `/security/profile: "strict" needs tls.mode "self-signed" or "manual" to listen on ${host}, or host 127.0.0.1 (this machine only; e.g. behind Tailscale serve)`,
+    );
   }
   for (const key of ["readOnlyPaths", "readWritePaths"] as const) {
     for (const p of config.sandbox?.[key] ?? []) {

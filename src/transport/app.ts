@@ -176,6 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         .send(errorBody("limit_exceeded", "too many failed authentications; wait a minute"));
     }
     throttle.fail(req.ip);
+    req.log.info({ address: req.ip }, "authentication failed: invalid token");
     return reply.code(401).send(errorBody("unauthorized", "invalid token"));
   });
 
@@ -296,10 +297,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
     revoke(tokenIds) {
       const ids = new Set(tokenIds);
+      let closed = 0;
       for (const c of connections) {
-        if (c.principalId !== undefined && ids.has(c.principalId))
+        if (c.principalId !== undefined && ids.has(c.principalId)) {
           c.close(CloseCode.unauthorized, "token revoked");
+          closed++;
+        }
       }
+      deps.log.info({ tokens: [...ids], closed }, "tokens revoked; their connections closed");
     },
   };
 }

@@ -160,6 +160,7 @@ export class RpcConnection implements Resumable {
       throw new ProtocolError("limit_exceeded", "too many failed authentications; wait a minute");
     }
     this.deps.throttle.fail(this.address);
+    this.log.info({ address: this.address }, "authentication failed: invalid token");
     return undefined;
   }
 

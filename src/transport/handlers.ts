@@ -193,7 +193,7 @@ export function createHandlers({
     abort: async (_params, ctx) => (await scoped(ctx)).abort(),
     get_state: async (_params, ctx) => (await scoped(ctx)).state(),
     get_messages: async (params, ctx) => (await scoped(ctx)).messages(params),
-    get_available_models: () => ({ models: sessions.availableModels() }),
+    get_available_models: () => sessions.availableModels(),
     set_model: async (params, ctx) => (await scoped(ctx)).setModel(params.provider, params.modelId),
     set_thinking_level: async (params, ctx) => (await scoped(ctx)).setThinkingLevel(params.level),
     native_tool_response: (params, ctx) => {
