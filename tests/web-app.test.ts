@@ -1,5 +1,6 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
+import { brotliCompressSync, brotliDecompressSync, gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type RunningServer } from "../src/server.js";
@@ -50,7 +51,10 @@ beforeAll(async () => {
   web = tmp("web");
   mkdirSync(join(web, "assets"));
   writeFileSync(join(web, "index.html"), INDEX);
-  writeFileSync(join(web, "assets", "index-abc123.js"), "console.log('app');\n");
+  const appJs = "console.log('app');\n";
+  writeFileSync(join(web, "assets", "index-abc123.js"), appJs);
+  writeFileSync(join(web, "assets", "index-abc123.js.br"), brotliCompressSync(appJs));
+  writeFileSync(join(web, "assets", "index-abc123.js.gz"), gzipSync(appJs));
   writeFileSync(join(web, "sw.js"), "self.addEventListener('fetch', () => {});\n");
   writeFileSync(join(web, "manifest.webmanifest"), '{"name":"pi"}\n');
   writeFileSync(join(web, ".secret"), "dotfile\n");
@@ -99,6 +103,34 @@ describe("/app/", () => {
       expect(res.status, name).toBe(200);
       expect(res.headers.get("cache-control"), name).toBe("no-cache");
     }
+  });
+
+  it("sends the build's precompressed copy to a browser that accepts it, and the plain file otherwise", async () => {
+    const raw = (encoding: string): Promise<{ headers: Record<string, unknown>; body: Buffer }> =>
+      new Promise((resolve, reject) => {
+        const req = request(
+          `${server.url}/app/assets/index-abc123.js`,
+          { headers: { "accept-encoding": encoding } },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (d: Buffer) => chunks.push(d));
+            res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+    const br = await raw("gzip, deflate, br");
+    expect(br.headers["content-encoding"]).toBe("br");
+    expect(br.headers["content-type"]).toMatch(/javascript/);
+    expect(br.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    expect(String(br.headers.vary)).toMatch(/accept-encoding/i);
+    expect(brotliDecompressSync(br.body).toString()).toBe("console.log('app');\n");
+    const gz = await raw("gzip");
+    expect(gz.headers["content-encoding"]).toBe("gzip");
+    const plain = await raw("identity");
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    expect(plain.body.toString()).toBe("console.log('app');\n");
   });
 
   it("redirects /app to /app/ and answers client routes with index.html", async () => {

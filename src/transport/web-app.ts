@@ -61,7 +61,14 @@ function looksLikeRoute(rel: string): boolean {
 
 export async function registerWebApp(fastify: FastifyInstance, dir: string): Promise<void> {
   // The reply decorator only: the route below decides what each path means.
-  await fastify.register(fastifyStatic, { root: dir, serve: false, cacheControl: false, dotfiles: "ignore" });
+  // preCompressed: the build writes .br and .gz beside each text file (web/vite.config.ts).
+  await fastify.register(fastifyStatic, {
+    root: dir,
+    serve: false,
+    cacheControl: false,
+    dotfiles: "ignore",
+    preCompressed: true,
+  });
 
   fastify.addHook("onSend", async (req, reply, payload) => {
     if (isAppPath(req.url)) {
@@ -79,6 +86,8 @@ export async function registerWebApp(fastify: FastifyInstance, dir: string): Pro
 
   const send = (reply: FastifyReply, rel: string): FastifyReply => {
     reply.header("cache-control", rel.startsWith("assets/") ? IMMUTABLE : NO_CACHE);
+    // The body depends on Accept-Encoding (a precompressed copy or the plain file): caches must know.
+    reply.header("vary", "accept-encoding");
     return reply.sendFile(rel);
   };
 
