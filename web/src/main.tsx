@@ -1,10 +1,11 @@
 import { render } from "preact";
-import { App } from "./components/App.js";
+import { App, preloadScreens } from "./components/App.js";
 import { loadServers } from "./store.js";
 import "./styles.css";
 
 render(<App />, document.getElementById("app")!);
 void loadServers();
+addEventListener("load", () => setTimeout(preloadScreens, 500));
 
 // The app shell is cached for a flaky network; a service worker needs a secure context (or localhost).
 if ("serviceWorker" in navigator && window.isSecureContext) {

@@ -1,14 +1,26 @@
+import { lazy, Suspense } from "preact/compat";
 import { useEffect } from "preact/hooks";
 import { route } from "../router.js";
 import { current, ready, servers } from "../store.js";
-import { ChatView } from "./ChatView.js";
 import { ConnectionBadge } from "./ConnectionBadge.js";
 import { NewSession } from "./NewSession.js";
 import { PairScreen } from "./PairScreen.js";
-import { ReviewView } from "./ReviewView.js";
 import { Revoked } from "./Revoked.js";
 import { ServersScreen } from "./ServersScreen.js";
 import { SessionList } from "./SessionList.js";
+
+// The chat and the review screen carry the markdown renderer, its sanitiser and the diff viewer:
+// loaded on their own, so the pairing screen and the session list start with half the script.
+const loadChat = () => import("./ChatView.js").then((m) => ({ default: m.ChatView }));
+const loadReview = () => import("./ReviewView.js").then((m) => ({ default: m.ReviewView }));
+const ChatView = lazy(loadChat);
+const ReviewView = lazy(loadReview);
+
+/** Fetched once the first screen is up, so opening a chat later does not wait for the network. */
+export function preloadScreens(): void {
+  void loadChat().catch(() => undefined);
+  void loadReview().catch(() => undefined);
+}
 
 export function App() {
   const r = route.value;
@@ -40,7 +52,9 @@ export function App() {
           Servers
         </a>
       </header>
-      <main id="main">{body}</main>
+      <main id="main">
+        <Suspense fallback={<p class="muted">Loading…</p>}>{body}</Suspense>
+      </main>
     </div>
   );
 }

@@ -5,8 +5,26 @@ import { renderMarkdown } from "../markdown.js";
 
 const LONG_OUTPUT = 1200;
 
-function Markdown({ text }: { text: string }) {
-  const html = useMemo(() => renderMarkdown(text), [text]);
+/**
+ * Rendered HTML of finished messages: a long session's log mounts a message again each time it
+ * scrolls back into view, and parsing is the costly part. Bounded; the oldest entry goes first.
+ */
+const rendered = new Map<string, string>();
+const RENDERED_MAX = 600;
+
+function cachedMarkdown(text: string): string {
+  let html = rendered.get(text);
+  if (html === undefined) {
+    html = renderMarkdown(text);
+    rendered.set(text, html);
+    if (rendered.size > RENDERED_MAX) rendered.delete(rendered.keys().next().value!);
+  }
+  return html;
+}
+
+function Markdown({ text, streaming }: { text: string; streaming: boolean }) {
+  // A streaming message changes with every delta: caching each prefix would only evict the rest.
+  const html = useMemo(() => (streaming ? renderMarkdown(text) : cachedMarkdown(text)), [text, streaming]);
   return <div class="md" dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
@@ -97,7 +115,7 @@ export const ChatItemView = memo(function ChatItemView({ item }: { item: ChatIte
                 <p>{b.text}</p>
               </details>
             ) : (
-              <Markdown key={i} text={b.text} />
+              <Markdown key={i} text={b.text} streaming={item.streaming} />
             ),
           )}
           {item.streaming && item.blocks.length === 0 ? <p class="muted typing">Working…</p> : null}

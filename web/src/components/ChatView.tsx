@@ -1,26 +1,38 @@
-import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import type { ChatItem } from "../chat-items.js";
 import { go } from "../router.js";
 import { closeStream, connection, openStream, refreshLists, sessions, waitingFor } from "../store.js";
 import { ApprovalCard } from "./ApprovalCard.js";
 import { ChatItemView } from "./ChatItems.js";
 import { Composer } from "./Composer.js";
 import { SessionSettings } from "./SessionSettings.js";
+import { VirtualLog } from "./VirtualLog.js";
+
+/** Heights to assume before an item was ever shown (a phone's width, folded outputs). */
+function estimate(item: ChatItem): number {
+  switch (item.kind) {
+    case "user":
+      return 64;
+    case "assistant":
+      return 72 + 22 * Math.min(40, Math.ceil(item.blocks.reduce((n, b) => n + b.text.length, 0) / 40));
+    case "tool":
+      return 110;
+    case "notice":
+      return 32;
+  }
+}
+
+const renderItem = (item: ChatItem) => <ChatItemView item={item} />;
 
 export function ChatView({ sessionId }: { sessionId: string }) {
   const [stream] = useState(() => openStream(sessionId));
   useEffect(() => () => closeStream(sessionId), [sessionId]);
-  const list = useRef<HTMLDivElement>(null);
-  const stick = useRef(true);
+  // Loaded on its own: the app's focus move ran before this screen's heading existed.
+  useEffect(() => document.querySelector<HTMLElement>("main h1")?.focus(), []);
   const info = sessions.value.find((s) => s.id === sessionId);
   const items = stream.items.value;
   const pending = waitingFor(sessionId);
   const status = pending.length > 0 ? "waiting for approval" : stream.status.value;
-
-  // Follow the stream while the reader is at the bottom; leave them be once they scroll up.
-  useLayoutEffect(() => {
-    const el = list.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [items, pending.length]);
 
   async function remove() {
     if (!confirm("Delete this session? Uncommitted changes are committed to its branch first.")) return;
@@ -51,26 +63,16 @@ export function ChatView({ sessionId }: { sessionId: string }) {
         </a>
       </div>
       <SessionSettings sessionId={sessionId} onDelete={() => void remove()} />
-      <div
-        class="messages"
-        ref={list}
-        role="log"
-        aria-live="polite"
-        aria-label="Conversation"
-        tabIndex={0}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80;
-        }}
-      >
-        {!stream.loaded.value ? <p class="muted">Loading the conversation…</p> : null}
-        {items.map((item) => (
-          <ChatItemView key={item.key} item={item} />
-        ))}
-        {pending.map((req) => (
+      <VirtualLog
+        items={items}
+        renderItem={renderItem}
+        estimate={estimate}
+        label="Conversation"
+        before={!stream.loaded.value ? <p class="muted">Loading the conversation…</p> : null}
+        after={pending.map((req) => (
           <ApprovalCard key={req.id} req={req} />
         ))}
-      </div>
+      />
       <Composer stream={stream} />
     </section>
   );

@@ -37,6 +37,8 @@ export function ReviewView({ sessionId }: { sessionId: string }) {
   const [error, setError] = useState<string | undefined>();
   const [loading, setLoading] = useState(false);
   const [maxBytes, setMaxBytes] = useState<number | undefined>();
+  // Loaded on its own: the app's focus move ran before this screen's heading existed.
+  useEffect(() => document.querySelector<HTMLElement>("main h1")?.focus(), []);
 
   async function load(bytes = maxBytes) {
     if (!conn) return;

@@ -1,0 +1,207 @@
+/**
+ * A scrolling log that keeps only what is near the viewport in the DOM, so a session of thousands
+ * of messages scrolls as smoothly as a short one.
+ *
+ * Items above and below the rendered window are spacers sized from measured heights (a
+ * ResizeObserver watches every rendered item) or, for items never shown yet, a fixed estimate per
+ * kind. When an item above the viewport changes height — measured for the first time, or a
+ * folded output opened — the scroll position moves by the same amount, so what the reader looks at
+ * stays put (the browser's own scroll anchoring is off: it knows nothing of the spacers, and Safari
+ * has none). At the bottom the log follows new content; scrolled up it stays, and a button jumps
+ * back to the latest message.
+ */
+import type { ComponentChildren, VNode } from "preact";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
+
+/** Pixels rendered beyond each edge of the viewport. */
+const OVERSCAN = 700;
+/** A hard bound on rendered items, whatever their heights. */
+const MAX_RENDERED = 120;
+/** Closer than this to the end counts as "at the bottom". */
+const END_SLACK = 48;
+
+export interface VirtualLogProps<T extends { key: string }> {
+  items: T[];
+  renderItem: (item: T) => VNode | null;
+  /** Height to assume for an item never rendered. */
+  estimate: (item: T) => number;
+  label: string;
+  /** Rendered before the items (a loading note). */
+  before?: ComponentChildren;
+  /** Rendered after the items, always (approval cards). */
+  after?: ComponentChildren;
+}
+
+/** First index i with ends[i] > y (ends[i] = bottom of item i). */
+function firstEndingAfter(ends: Float64Array, y: number): number {
+  let lo = 0;
+  let hi = ends.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (ends[mid]! > y) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>) {
+  const { items, renderItem, estimate } = props;
+  const scroller = useRef<HTMLDivElement>(null);
+  const list = useRef<HTMLDivElement>(null);
+  const heights = useRef(new Map<string, number>());
+  /** What each rendered item was assumed to be, to know how far it moved the content when measured. */
+  const assumed = useRef(new Map<string, number>());
+  const follow = useRef(true);
+  const observer = useRef<ResizeObserver>();
+  const observed = useRef(new Set<Element>());
+  const width = useRef(0);
+  const [view, setView] = useState({ top: 0, height: 800 });
+  const [atEnd, setAtEnd] = useState(true);
+  const [, setMeasured] = useState(0);
+
+  const n = items.length;
+  const ends = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const it = items[i]!;
+    sum += heights.current.get(it.key) ?? estimate(it);
+    ends[i] = sum;
+  }
+  const listTop = list.current?.offsetTop ?? 0;
+
+  /** The items to render for a viewport at `scrollTop`: [start, end). */
+  function windowAt(scrollTop: number, height: number): [number, number] {
+    // Following: the window is the end of the list, whatever the last scroll event said.
+    const top = follow.current ? Math.max(0, sum - height) : scrollTop - listTop;
+    let start = Math.min(n, firstEndingAfter(ends, top - OVERSCAN));
+    let end = Math.min(n, firstEndingAfter(ends, top + height + OVERSCAN) + 1);
+    if (end - start > MAX_RENDERED) {
+      if (follow.current) start = end - MAX_RENDERED;
+      else end = start + MAX_RENDERED;
+    }
+    return [start, end];
+  }
+  const [start, end] = windowAt(view.top, view.height);
+  const rendered = useRef({ start, end, windowAt });
+  rendered.current = { start, end, windowAt };
+  const padTop = start > 0 ? ends[start - 1]! : 0;
+  const padBottom = end > 0 && end < n ? sum - ends[end - 1]! : 0;
+
+  const shown = items.slice(start, end);
+  for (const it of shown) assumed.current.set(it.key, heights.current.get(it.key) ?? estimate(it));
+
+  function toEnd(): void {
+    const el = scroller.current;
+    if (el) el.scrollTop = el.scrollHeight;
+  }
+
+  if (!observer.current && typeof ResizeObserver !== "undefined") {
+    observer.current = new ResizeObserver((entries) => {
+      const el = scroller.current;
+      if (!el) return;
+      let shift = 0;
+      let resized = false;
+      for (const entry of entries) {
+        const node = entry.target as HTMLElement;
+        if (node === el) {
+          // A new width re-wraps every message: what was measured no longer holds.
+          if (width.current && width.current !== el.clientWidth) heights.current.clear();
+          width.current = el.clientWidth;
+          resized = true;
+          continue;
+        }
+        const key = node.dataset.item;
+        if (!key || !node.isConnected) continue;
+        const h = node.offsetHeight;
+        const before = heights.current.get(key) ?? assumed.current.get(key) ?? h;
+        heights.current.set(key, h);
+        if (h === before) continue;
+        if (node.offsetTop < el.scrollTop) shift += h - before;
+      }
+      // Moving the scroll position brings a scroll event, and with it a render with the new heights;
+      // otherwise they wait for the next one: a render per measurement would double the work per frame.
+      if (follow.current) toEnd();
+      else if (shift) el.scrollTop += shift;
+      if (resized) setMeasured((x) => x + 1);
+    });
+  }
+
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    const ro = observer.current;
+    if (!el || !ro) return;
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  // Every render: watch the items now in the DOM, and keep following the end.
+  useLayoutEffect(() => {
+    const ro = observer.current;
+    if (ro) {
+      for (const node of observed.current) {
+        if (node.isConnected) continue;
+        ro.unobserve(node);
+        observed.current.delete(node);
+      }
+      for (const node of list.current?.children ?? []) {
+        if (!(node as HTMLElement).dataset.item || observed.current.has(node)) continue;
+        ro.observe(node);
+        observed.current.add(node);
+      }
+    }
+    if (follow.current) toEnd();
+  });
+
+  function onScroll(): void {
+    const el = scroller.current;
+    if (!el) return;
+    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < END_SLACK;
+    follow.current = bottom;
+    setAtEnd(bottom);
+    // Most scroll events move within the rendered window: no render for those.
+    const r = rendered.current;
+    const [s, e] = r.windowAt(el.scrollTop, el.clientHeight);
+    if (s !== r.start || e !== r.end || el.clientHeight !== view.height)
+      setView({ top: el.scrollTop, height: el.clientHeight });
+  }
+
+  function jump(): void {
+    follow.current = true;
+    setAtEnd(true);
+    toEnd();
+    setMeasured((x) => x + 1);
+  }
+
+  return (
+    <div class="log-wrap">
+      <div
+        class="messages"
+        ref={scroller}
+        role="log"
+        aria-live="polite"
+        aria-label={props.label}
+        tabIndex={0}
+        onScroll={onScroll}
+      >
+        {props.before}
+        <div class="vlist" ref={list}>
+          {padTop > 0 ? <div class="vpad" aria-hidden="true" style={{ height: `${padTop}px` }} /> : null}
+          {shown.map((it) => (
+            <div key={it.key} class="vitem" data-item={it.key}>
+              {renderItem(it)}
+            </div>
+          ))}
+          {padBottom > 0 ? (
+            <div class="vpad" aria-hidden="true" style={{ height: `${padBottom}px` }} />
+          ) : null}
+        </div>
+        {props.after}
+      </div>
+      {!atEnd ? (
+        <button type="button" class="jump-end" onClick={jump}>
+          <span aria-hidden="true">↓</span> Latest
+        </button>
+      ) : null}
+    </div>
+  );
+}
