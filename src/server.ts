@@ -17,7 +17,10 @@ import { DEMO_MODEL, registerDemoModel } from "./sessions/demo-model.js";
 import { DEMO_REPO_ID, ensureDemoRepo } from "./repos/demo-repo.js";
 import { probeSandbox } from "./runtime/index.js";
 import { globalGitIdentity } from "./repos/git.js";
-import { loadConfig, resolveLimits, securityProfile, type Limits } from "./store/config.js";
+import { idleUnloadMs, loadConfig, resolveLimits, securityProfile, type Limits } from "./store/config.js";
+import { SessionSlots, startIdleUnload } from "./sessions/session-slots.js";
+import { WorkspacesStore } from "./store/workspaces.js";
+import { HOST_RUNTIME_WARNING, WorkspaceService } from "./workspaces/service.js";
 import { loadIdentity, type Identity } from "./pairing/identity.js";
 import { defaultHosts } from "./pairing/hosts.js";
 import { PairingService } from "./pairing/pairing.js";
@@ -51,6 +54,7 @@ export const CAPABILITIES = [
   "nativeTools",
   "permissions",
   "diff",
+  "workspaces",
 ];
 
 export interface StartOptions {
@@ -238,6 +242,24 @@ async function startLocked(
       log.error({ reason: r.reason }, "the tool sandbox cannot run here; sessions cannot start until it can");
   }
   const nativeCalls = new NativeCalls(limits.nativeToolTimeoutMs);
+  const slots = new SessionSlots(() => ({
+    perWorkspace: limits.maxSessionsPerWorkspace,
+    global: limits.maxSessionsGlobal,
+  }));
+  const sessionsRef: { s?: SessionService } = {};
+  const workspaces = new WorkspaceService({
+    store: new WorkspacesStore(db),
+    reposFile: paths.repos,
+    dataDir: paths.root,
+    config: () => loadConfig(paths.config),
+    log,
+    loadedIn: (id) => slots.loadedIn(id),
+    sessionsUsing: (w) => index.inWorkspace(w.id, w.repoId, w.isDefault),
+    checkModel: (key) => void sessionsRef.s?.resolveModel(key),
+  });
+  for (const w of new WorkspacesStore(db).list()) {
+    if (w.runtime === "host") log.warn({ workspaceId: w.id }, HOST_RUNTIME_WARNING);
+  }
   const sessions = new SessionService({
     paths,
     pi,
@@ -254,7 +276,14 @@ async function startLocked(
     nativeCalls,
     gitIdentity: await globalGitIdentity(),
     metrics,
+    workspaces,
+    slots,
   });
+  sessionsRef.s = sessions;
+  const idleUnload = startIdleUnload(
+    () => idleUnloadMs(loadConfig(paths.config)),
+    (ms) => sessions.unloadIdle(ms),
+  );
   // Not awaited: a session that takes long to load must not hold up the start; attach waits for it.
   void sessions.resumeWaiting();
   const startedAt = Date.now();
@@ -276,6 +305,7 @@ async function startLocked(
       onRevoked: (ids) => revoke(ids),
       permissions,
       index,
+      workspaces,
       nativeCalls,
       fileLimit: limits.toolFileBytes,
       ...(opts.demo && { fallbackDefaultModel: DEMO_MODEL }),
@@ -336,6 +366,7 @@ async function startLocked(
   try {
     await fastify.listen({ port: opts.port ?? config.port ?? 3141, host });
   } catch (err) {
+    idleUnload.stop();
     await sessions.close();
     await fastify.close();
     db.close();
@@ -394,6 +425,7 @@ async function startLocked(
     close() {
       closing ??= (async () => {
         clearInterval(revocationWatch);
+        idleUnload.stop();
         app.stopAccepting();
         // server_shutdown, then the aborted turns' interrupted status, reach clients before the close.
         await sessions.close();

@@ -1,5 +1,8 @@
 import { Command, InvalidArgumentError } from "commander";
-import { addRepo, DEMO_REPO_DIR, listRepos, removeRepo } from "../repos/repos.js";
+import { existsSync, readFileSync } from "node:fs";
+import { addRemoteRepo, addRepo, DEMO_REPO_DIR, listRepos, removeRepo } from "../repos/repos.js";
+import { githubToken, remoteGit } from "../repos/remote.js";
+import { parseConfig } from "../store/config.js";
 import { DEMO_MODEL } from "../sessions/demo-model.js";
 import { dataPaths, resolveDataDir } from "../store/paths.js";
 import { SERVER_VERSION, startServer } from "../server.js";
@@ -29,6 +32,11 @@ function lanAddresses(): string[] {
     for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) out.push(a.address);
   }
   return out;
+}
+
+/** A clone url (scheme://… or user@host:path), not a local path. */
+function looksLikeUrl(s: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^[^/\s]+@[^/\s]+:/.test(s);
 }
 
 /** Edit distance, for "did you mean": small inputs only. */
@@ -159,14 +167,27 @@ export function buildProgram(): Command {
   const repos = program.command("repos").description("manage the git repositories sessions can use");
   const reposFile = (dataDir?: string): string => cliPaths(dataDir).repos;
   repos
-    .command("add <path>")
-    .description("register a local git repository")
+    .command("add <path-or-url>")
+    .description(
+      "register a local git repository, or clone a url (https, ssh) into the data dir; GITHUB_TOKEN in the data dir's .env is used for private https repos",
+    )
     .option("--name <name>", "display name (default: the directory name)")
     .option("--id <id>", "repo id used by clients (default: derived from the name)")
     .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
-    .action(async (path: string, o: { name?: string; id?: string; dataDir?: string }) => {
-      const entry = await addRepo(reposFile(o.dataDir), path, { name: o.name, id: o.id });
-      process.stdout.write(`registered ${escapeControl(entry.id)}: ${escapeControl(entry.path)}\n`);
+    .action(async (source: string, o: { name?: string; id?: string; dataDir?: string }) => {
+      const paths = cliPaths(o.dataDir);
+      const opts = { name: o.name, id: o.id };
+      if (existsSync(source) || !looksLikeUrl(source)) {
+        const entry = await addRepo(paths.repos, source, opts);
+        process.stdout.write(`registered ${escapeControl(entry.id)}: ${escapeControl(entry.path)}\n`);
+        return;
+      }
+      const config = existsSync(paths.config) ? parseConfig(readFileSync(paths.config, "utf8"), paths.config) : {};
+      const remote = remoteGit(source, { token: githubToken(paths.env), tokenHosts: config.repos?.tokenHosts });
+      const entry = await addRemoteRepo(paths.repos, source, remote, opts);
+      process.stdout.write(
+        `registered ${escapeControl(entry.id)}: ${escapeControl(source)} (cloned into ${escapeControl(entry.path)})\n`,
+      );
     });
   repos
     .command("list")

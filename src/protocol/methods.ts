@@ -21,6 +21,7 @@ import {
   SessionState,
   ThinkingLevel,
 } from "./types.js";
+import { WorkspaceMethods } from "./workspaces.js";
 
 /**
  * Params objects tolerate keys they do not know (a phone app lags the server it talks to, and the Pi
@@ -114,8 +115,10 @@ export const Methods = {
         /** Default: "code". "chat" takes no repoId. */
         mode: Type.Optional(SessionMode),
         repoId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+        /** The workspace whose repo and settings the session gets; repoId alone means the repo's default one. */
+        workspaceId: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
         name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
-        /** "provider/modelId"; defaults to config.json defaultModel. */
+        /** "provider/modelId"; defaults to the workspace's model, then config.json defaultModel. */
         model: Type.Optional(Type.String({ minLength: 3, maxLength: 400 })),
         /** The model as two keys (both or neither); must agree with model when both are given. */
         provider: Type.Optional(ModelChoice.provider),
@@ -162,6 +165,13 @@ export const Methods = {
       /** The session's model; absent when it has none. */
       currentModel: Type.Optional(ModelSummary),
     }),
+  }),
+  "session.resume": method({
+    scoped: false,
+    description:
+      "Load a session that is not in memory (unloaded while idle, or not opened since a restart) without attaching to it; a loaded one answers as it is.",
+    params: Type.Object({ sessionId: SessionIdParam }, Known),
+    result: Type.Object({ session: SessionInfo, seq: Type.Integer({ minimum: 0 }), epoch: Type.String() }),
   }),
   "session.detach": method({
     scoped: false,
@@ -343,6 +353,7 @@ export const Methods = {
     ),
     result: Type.Object({ accepted: Type.Literal(true) }),
   }),
+  ...WorkspaceMethods,
   set_thinking_level: method({
     scoped: true,
     description:

@@ -30,7 +30,10 @@ export type ServerInfo = Static<typeof ServerInfo>;
 export const RepoInfo = Type.Object({
   id: Type.String(),
   name: Type.String(),
+  /** The local repository; for a clone url, the server's clone of it in the data dir. */
   path: Type.String(),
+  /** Set for a repo registered by clone url. */
+  url: Type.Optional(Type.String()),
   /** false when the entry cannot be used; `error` says why. */
   ok: Type.Boolean(),
   error: Type.Optional(Type.String()),
@@ -81,6 +84,8 @@ export const SessionInfo = Type.Object({
   mode: SessionMode,
   name: Type.String(),
   repoId: Type.Union([Type.String(), Type.Null()]),
+  /** The workspace whose settings it runs with; null for a scratch or chat session outside any. */
+  workspaceId: Type.Union([Type.String(), Type.Null()]),
   worktree: Type.String(),
   branch: Type.Union([Type.String(), Type.Null()]),
   /** "provider/modelId" */

@@ -41,13 +41,19 @@ export function gitEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-export function git(cwd: string, args: string[], timeoutMs = 60_000): Promise<string> {
+/** What a fetch from a remote adds: `-c` settings before the command, variables for that process only. */
+export interface GitExtra {
+  config?: string[];
+  env?: Record<string, string>;
+}
+
+export function git(cwd: string, args: string[], timeoutMs = 60_000, extra: GitExtra = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       "git",
-      [...INERT_GIT, "-C", cwd, ...args],
+      [...INERT_GIT, ...(extra.config ?? []), "-C", cwd, ...args],
       {
-        env: gitEnv(),
+        env: { ...gitEnv(), ...extra.env },
         maxBuffer: 64 * 1024 * 1024,
         timeout: timeoutMs,
       },

@@ -1,12 +1,18 @@
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { writeJsonAtomic } from "../store/atomic.js";
 import { hasCommits, repoTopLevel } from "./git.js";
+import type { GitExtra } from "./git.js";
+import { checkCloneUrl, nameFromUrl, RemoteUrlError } from "./remote.js";
+import { mirrorPath, mirrorReady, syncMirror } from "./session-repo.js";
 
 export interface RepoEntry {
   id: string;
   name: string;
+  /** A local repository; for a clone url, the server's clone of it (repos/<id>.git in the data dir). */
   path: string;
+  /** Set for a repo registered by clone url: the server's clone is the only copy it has. */
+  url?: string;
 }
 
 export interface RepoStatus extends RepoEntry {
@@ -86,7 +92,7 @@ function readRawEntries(file: string): unknown[] {
   }
   const list = (data as { repos?: unknown } | null)?.repos;
   if (typeof data !== "object" || data === null || !Array.isArray(list)) {
-    throw new ReposFileError(file, 'expected {"repos": [{"id", "name", "path"}, ...]}');
+    throw new ReposFileError(file, 'expected {"repos": [{"id", "name", "path" or "url"}, ...]}');
   }
   return list;
 }
@@ -102,6 +108,17 @@ function checkEntry(raw: unknown, i: number, all: unknown[], dataDir: string): R
   }
   const firstWithId = all.findIndex((o) => (o as { id?: unknown } | null)?.id === id);
   if (firstWithId !== i) return bad(`entry ${i}: duplicate id "${id}"`);
+  if (typeof e.url === "string") {
+    const clone = mirrorPath(join(dataDir, "repos"), id);
+    const name = typeof e.name === "string" && e.name.length > 0 ? e.name : nameFromUrl(e.url);
+    if (e.path !== undefined) return { ...bad(`entry ${i}: give "path" or "url", not both`), name };
+    try {
+      checkCloneUrl(e.url);
+    } catch (err) {
+      return { id, name, path: clone, url: e.url, ok: false, error: (err as Error).message };
+    }
+    return { id, name, path: clone, url: e.url, ok: true };
+  }
   if (typeof e.path !== "string" || !isAbsolute(e.path))
     return bad(`entry ${i}: "path" must be an absolute path`);
   // Symlinks and /proc/self-style paths are resolved once, here: everything after uses the real path.
@@ -119,6 +136,10 @@ function checkEntry(raw: unknown, i: number, all: unknown[], dataDir: string): R
 /** Adds the git checks that need a subprocess; run when listing or before creating a worktree. */
 export async function checkRepo(repo: RepoStatus): Promise<RepoStatus> {
   if (!repo.ok) return repo;
+  if (repo.url !== undefined) {
+    if (await mirrorReady(repo.path)) return repo;
+    return { ...repo, ok: false, error: `${repo.url} is not cloned yet (add it again: repos.add or pi-server repos add)` };
+  }
   const top = await repoTopLevel(repo.path);
   if (!top) return { ...repo, ok: false, error: `path ${repo.path} is not a git repository` };
   if (!(await hasCommits(repo.path))) {
@@ -170,6 +191,46 @@ export async function addRepo(
   for (let n = 2; current.some((r) => r.id === id); n++) id = `${slug(opts.name ?? basename(top))}-${n}`;
   const entry: RepoEntry = { id, name: opts.name ?? basename(top), path: top };
   writeJsonAtomic(file, { repos: [...raw, entry] });
+  return entry;
+}
+
+/**
+ * Registers a clone url: the server clones it into the data dir now (`remote`: the credential
+ * settings of that fetch), so a wrong url or a missing token is said at once.
+ */
+export async function addRemoteRepo(
+  file: string,
+  url: string,
+  remote: GitExtra,
+  opts: { id?: string; name?: string } = {},
+): Promise<RepoEntry> {
+  try {
+    checkCloneUrl(url);
+  } catch (err) {
+    if (err instanceof RemoteUrlError) throw new ReposFileError(file, err.message);
+    throw err;
+  }
+  const raw = readRawEntries(file);
+  const current = readReposFile(file);
+  if (current.some((r) => r.url === url)) throw new ReposFileError(file, `${url} is already registered`);
+  const base = slug(opts.name ?? nameFromUrl(url));
+  let id = opts.id ?? base;
+  if (!ID_PATTERN.test(id)) throw new ReposFileError(file, `id "${id}" must match ${ID_PATTERN.source}`);
+  if (opts.id && current.some((r) => r.id === id)) throw new ReposFileError(file, `id "${id}" is taken`);
+  const reposDir = join(dirname(file), "repos");
+  // A leftover clone of an unregistered repo with the same id belongs to that one: take another id.
+  for (let n = 2; current.some((r) => r.id === id) || (!opts.id && existsSync(mirrorPath(reposDir, id))); n++)
+    id = `${base}-${n}`;
+  const clone = mirrorPath(reposDir, id);
+  const fresh = !existsSync(clone);
+  try {
+    await syncMirror(clone, url, remote);
+  } catch (err) {
+    if (fresh) rmSync(clone, { recursive: true, force: true });
+    throw new ReposFileError(file, `could not clone ${url}: ${(err as Error).message}`);
+  }
+  const entry: RepoEntry = { id, name: opts.name ?? nameFromUrl(url), path: clone, url };
+  writeJsonAtomic(file, { repos: [...raw, { id, name: entry.name, url }] });
   return entry;
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { git } from "./git.js";
+import { git, type GitExtra } from "./git.js";
 
 /**
  * Sessions never work in the user's repository. Each registered repo has a bare mirror in the data
@@ -10,6 +10,17 @@ import { git } from "./git.js";
  * fetches the session's branch into it.
  */
 
+/** Whether the mirror holds a commit to start sessions from (a clone url's first fetch worked). */
+export async function mirrorReady(mirror: string): Promise<boolean> {
+  if (!existsSync(mirror)) return false;
+  try {
+    await git(mirror, ["rev-parse", "--verify", "--quiet", `${USER_HEAD}^{commit}`]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function mirrorPath(reposDir: string, repoId: string): string {
   return join(reposDir, `${repoId}.git`);
 }
@@ -17,22 +28,32 @@ export function mirrorPath(reposDir: string, repoId: string): string {
 /** The ref in the mirror that holds the user's HEAD as of the last sync. */
 const USER_HEAD = "refs/pi-server/user-head";
 
-/** Brings the mirror up to date with the user's repo; returns the commit the user's HEAD is on. */
-export async function syncMirror(mirror: string, userRepo: string): Promise<string> {
+/**
+ * Brings the mirror up to date with the user's repo (or the clone url, with `remote`'s credential
+ * settings); returns the commit the source's HEAD is on.
+ */
+export async function syncMirror(mirror: string, userRepo: string, remote?: GitExtra): Promise<string> {
   mkdirSync(dirname(mirror), { recursive: true, mode: 0o700 });
   // The data dir's modes: the mirror's dirs 0700, its files 0600.
   await git(dirname(mirror), ["init", "-q", "--bare", "--template=", "--shared=0600", mirror]);
-  await git(mirror, [
-    "fetch",
-    "-q",
-    "--no-write-fetch-head",
-    userRepo,
-    "+refs/heads/*:refs/heads/*",
-    // Session branches flow the other way; the user's copy never overwrites the server's.
-    "^refs/heads/pi/*",
-    "+refs/tags/*:refs/tags/*",
-    `+HEAD:${USER_HEAD}`,
-  ]);
+  await git(
+    mirror,
+    [
+      "fetch",
+      "-q",
+      "--no-write-fetch-head",
+      // A url is data here, never an option ("--upload-pack=…").
+      "--end-of-options",
+      userRepo,
+      "+refs/heads/*:refs/heads/*",
+      // Session branches flow the other way; the user's copy never overwrites the server's.
+      "^refs/heads/pi/*",
+      "+refs/tags/*:refs/tags/*",
+      `+HEAD:${USER_HEAD}`,
+    ],
+    remote ? 600_000 : 60_000,
+    remote,
+  );
   return (await git(mirror, ["rev-parse", "--verify", `${USER_HEAD}^{commit}`])).trim();
 }
 

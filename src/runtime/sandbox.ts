@@ -16,6 +16,8 @@ export interface SandboxSpec {
   readOnly: string[];
   /** Extra paths mounted read-write (config `sandbox.readWritePaths`). */
   readWrite: string[];
+  /** Read-only mounts at another path than their source: `[source, target]` (skill directories). */
+  readOnlyAt?: Array<[string, string]>;
   /** Whether the sandbox shares the host's network; off, only its own loopback exists. */
   network: boolean;
   /** HOME inside the sandbox: an empty tmpfs at this path. */
@@ -126,6 +128,7 @@ export function bwrapArgs(spec: SandboxSpec, cwd: string): string[] {
   ];
   for (const p of spec.readOnly) args.push("--ro-bind-try", p, p);
   for (const p of spec.readWrite) args.push("--bind-try", p, p);
+  for (const [src, dest] of spec.readOnlyAt ?? []) args.push("--ro-bind-try", src, dest);
   // The root is bwrap's own tmpfs (where /etc's allowlisted entries hang): read-only, so a write
   // outside the worktree, /tmp and HOME fails instead of vanishing with the call.
   args.push("--bind", spec.worktree, spec.worktree, "--remount-ro", "/", "--chdir", cwd, "--clearenv");

@@ -42,6 +42,10 @@ export interface AgentSessionInput {
   runtime: ToolRuntime;
   /** More of the server's own extensions (native tools). */
   extensions?: PiSdk.ExtensionFactory[];
+  /** The workspace's addition to the system prompt, before the session's own. */
+  workspacePrompt?: string | null;
+  /** The .md files of the skills the session gets (its workspace's allowlist, compatible ones only). */
+  skillFiles?: string[];
 }
 
 /**
@@ -67,9 +71,15 @@ export async function openAgentSession(input: AgentSessionInput): Promise<AgentS
     agentDir,
     settingsManager,
     noExtensions: true,
+    // Skills only as the server chose them (sessions/skills.ts says from where and why).
+    noSkills: true,
+    additionalSkillPaths: input.skillFiles ?? [],
     extensionFactories: [input.gate, ...(input.extensions ?? [])],
     // An override, not appendSystemPrompt: pi reads that option as a file path when one exists.
-    appendSystemPromptOverride: (base) => (record.systemPrompt ? [...base, record.systemPrompt] : base),
+    appendSystemPromptOverride: (base) => [
+      ...base,
+      ...[input.workspacePrompt, record.systemPrompt].filter((p): p is string => !!p),
+    ],
     agentsFilesOverride: (base) => ({ agentsFiles: [...base.agentsFiles, ...projectContext] }),
   });
   await resourceLoader.reload();

@@ -95,6 +95,8 @@ export class LiveSession {
   private readonly native: NativeToolHost | undefined;
   /** Aborts the tool calls of a turn resumed after a restart, before pi's loop takes over. */
   private resumeAbort: AbortController | undefined;
+  /** When anything last happened to the session: an event, an attach, a detach, a call. */
+  private lastUse = Date.now();
 
   constructor(
     private readonly record: SessionRecord,
@@ -185,8 +187,25 @@ export class LiveSession {
     });
   }
 
+  /**
+   * How long the session has been idle: 0 while a turn runs, an approval waits, or a client is
+   * attached (an unloaded session could not answer any of them).
+   */
+  idleMs(now = Date.now()): number {
+    if (this.disposed || this.disposing || this.busy || this.subs.size > 0) return 0;
+    if (this.agent.isStreaming || this.agent.isCompacting) return 0;
+    if ((this.deps.permissions?.pendingFrames().length ?? 0) > 0) return 0;
+    return Math.max(0, now - this.lastUse);
+  }
+
+  /** Marks the session as used now (the idle clock starts over). */
+  used(): void {
+    this.lastUse = Date.now();
+  }
+
   emit(ev: SessionEvent): OutboundEvent | undefined {
     if (this.disposed) return undefined;
+    this.lastUse = Date.now();
     const seq = ++this.seq;
     if (seq > this.seqReserved) {
       // Durable before the event leaves: a restart after kill -9 resumes above every seq ever sent.
@@ -234,6 +253,7 @@ export class LiveSession {
     if (this.status === "interrupted" && this.interruptedFrame) resend.push(this.interruptedFrame);
     const detach = (s: Subscription): void => {
       this.subs.delete(s);
+      this.lastUse = Date.now();
       if (s.traits.native) this.refreshNativeTools();
     };
     const fromSeq = sinceSeq ?? this.seq;
@@ -247,6 +267,7 @@ export class LiveSession {
       ...(traits && { traits }),
     });
     this.subs.add(sub);
+    this.lastUse = Date.now();
     if (traits?.native) this.refreshNativeTools();
     return sub;
   }
@@ -290,6 +311,7 @@ export class LiveSession {
 
   private touch(): void {
     this.record.lastActivity = Date.now();
+    this.lastUse = this.record.lastActivity;
     this.persistQuietly({ lastActivity: this.record.lastActivity, lastSeq: this.seq });
   }
 

@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import { ProtocolError } from "../protocol/errors.js";
 import type { ParamsOf, ResultOf } from "../protocol/methods.js";
 import type { ModelInfo, SessionInfo } from "../protocol/types.js";
-import { deleteBranch, git } from "../repos/git.js";
+import { deleteBranch, git, type GitExtra } from "../repos/git.js";
+import { githubToken, remoteGit } from "../repos/remote.js";
 import { checkRepo, readReposFile, ReposFileError } from "../repos/repos.js";
 import {
   createSessionRepo,
@@ -33,6 +34,10 @@ import { commitLeftovers, keepScratchFiles, type Preserved } from "./preserve.js
 import { sessionInfo } from "./views.js";
 import type { NativeCalls } from "./native-calls.js";
 import { NativeToolHost, nativeToolsExtension } from "./native-tools.js";
+import type { SessionSlots } from "./session-slots.js";
+import { judgeSkills } from "./session-skills.js";
+import { WorkspaceService } from "../workspaces/service.js";
+import type { WorkspaceRecord } from "../store/workspaces.js";
 
 export interface SessionServiceDeps {
   paths: DataPaths;
@@ -50,6 +55,9 @@ export interface SessionServiceDeps {
   /** Native tool calls in flight, answered by the connections that offered the tools. */
   nativeCalls: NativeCalls;
   metrics?: TurnMetrics;
+  workspaces: WorkspaceService;
+  /** Which sessions are in memory; limits.maxSessionsPerWorkspace and maxSessionsGlobal. */
+  slots: SessionSlots;
 }
 
 /**
@@ -73,6 +81,8 @@ function newSessionId(): string {
 export class SessionService {
   private readonly live = new Map<string, LiveSession>();
   private readonly loading = new Map<string, Promise<LiveSession>>();
+  /** Sessions leaving memory after going idle; a load of one waits for it to be gone. */
+  private readonly unloading = new Map<string, Promise<void>>();
   private readonly repoLocks = new Map<string, Promise<unknown>>();
   private readonly deleting = new Set<string>();
   private readonly gits = new Map<string, SessionGit>();
@@ -138,7 +148,7 @@ export class SessionService {
     return model;
   }
 
-  private resolveModel(key: string | undefined): PiModel {
+  resolveModel(key: string | undefined): PiModel {
     const chosen = key ?? this.deps.config().defaultModel;
     if (!chosen) {
       throw new ProtocolError(
@@ -164,17 +174,23 @@ export class SessionService {
         maxSessions: max,
       });
     }
+    const workspace = this.deps.workspaces.resolveWorkspace(params);
+    const id = newSessionId();
+    this.deps.slots.take(id, workspace?.id ?? null);
     this.creating++;
     try {
-      return await this.createCounted(params, createdBy);
+      return await this.createCounted(params, createdBy, id, workspace);
+    } catch (err) {
+      this.deps.slots.release(id);
+      throw err;
     } finally {
       this.creating--;
     }
   }
 
   /** Refuses to start tools that would not be sandboxed as configured; says why and how to fix it. */
-  private async assertRuntime(): Promise<void> {
-    if ((this.deps.config().runtime ?? "sandbox") !== "sandbox") return;
+  private async assertRuntime(workspace: WorkspaceRecord | null = null): Promise<void> {
+    if ((workspace?.runtime ?? this.deps.config().runtime ?? "sandbox") !== "sandbox") return;
     const check = await this.deps.sandboxCheck();
     if (!check.ok) {
       throw new ProtocolError(
@@ -187,13 +203,14 @@ export class SessionService {
   private async createCounted(
     params: ParamsOf<"session.create">,
     createdBy: string | null,
+    id: string,
+    workspace: WorkspaceRecord | null,
   ): Promise<LiveSession> {
     const { mode, modelKey: chosenModel } = checkCreateParams(params);
-    const model = this.resolveModel(chosenModel);
-    const repo = params.repoId === undefined ? undefined : await this.findRepo(params.repoId);
-    await this.assertRuntime();
+    const model = this.resolveModel(chosenModel ?? workspace?.model ?? undefined);
+    const repo = workspace?.repoId ? await this.findRepo(workspace.repoId) : undefined;
+    await this.assertRuntime(workspace);
 
-    const id = newSessionId();
     const dir = join(this.deps.paths.sessions, id);
     const worktree = join(dir, "worktree");
     mkdirSync(dir, { mode: 0o700 });
@@ -202,7 +219,9 @@ export class SessionService {
       if (repo) {
         const mirror = mirrorPath(this.deps.paths.mirrors, repo.id);
         await this.withRepoLock(repo.path, async () => {
-          const base = await syncMirror(mirror, repo.path);
+          const base = repo.url
+            ? await syncMirror(mirror, repo.url, this.remoteFor(repo.url))
+            : await syncMirror(mirror, repo.path);
           await createSessionRepo(mirror, worktree, `pi/${id}`, base);
           SessionGit.writeState(dir, { base });
         });
@@ -219,7 +238,8 @@ export class SessionService {
       worktree,
       branch,
       model: modelKey(model),
-      thinkingLevel: params.thinkingLevel ?? this.deps.config().defaultThinkingLevel ?? "off",
+      thinkingLevel:
+        params.thinkingLevel ?? workspace?.thinkingLevel ?? this.deps.config().defaultThinkingLevel ?? "off",
       piSessionFile: join(dir, "session.jsonl"),
       createdAt: now,
       lastActivity: now,
@@ -229,6 +249,7 @@ export class SessionService {
       createdBy,
       mode,
       systemPrompt: params.systemPrompt ?? null,
+      workspaceId: workspace?.id ?? null,
     };
     let live: LiveSession;
     try {
@@ -253,15 +274,22 @@ export class SessionService {
     const record = this.deps.index.get(id);
     if (!record || this.deleting.has(id)) throw new ProtocolError("not_found", `no session ${id}`);
     if (this.closing) throw new ProtocolError("conflict", "server is shutting down");
+    this.deps.slots.take(id, WorkspaceService.slotKey(record));
     const promise = (async () => {
-      await this.assertRuntime();
+      await this.unloading.get(id);
+      await this.assertRuntime(this.deps.workspaces.forSession(record));
       if (!existsSync(record.worktree)) {
         throw new ProtocolError("conflict", `the worktree of session ${id} is gone (${record.worktree})`);
       }
       const live = await this.load(record, this.modelForReopen(record));
       this.live.set(id, live);
       return live;
-    })().finally(() => this.loading.delete(id));
+    })()
+      .catch((err: unknown) => {
+        this.deps.slots.release(id);
+        throw err;
+      })
+      .finally(() => this.loading.delete(id));
     this.loading.set(id, promise);
     return promise;
   }
@@ -298,7 +326,9 @@ export class SessionService {
       };
     };
     const gate = gateExtension(this.deps.permissions, gateSession);
-    const runtime = this.runtimeFor(record);
+    const workspace = this.deps.workspaces.forSession(record);
+    const skills = await this.skillsFor(record, workspace);
+    const runtime = this.runtimeFor(record, skills.mounts);
     const nativeApi: { api?: PiSdk.ExtensionAPI } = {};
     const session = await openAgentSession({
       extensions: [nativeToolsExtension(nativeApi)],
@@ -308,6 +338,8 @@ export class SessionService {
       model,
       gate,
       runtime,
+      workspacePrompt: workspace?.systemPrompt,
+      skillFiles: skills.files,
     });
     const plan = this.resumePlan(record.id, session);
     const sessionGit = this.sessionGit(record);
@@ -378,7 +410,10 @@ export class SessionService {
     );
   }
 
-  private runtimeFor(record: SessionRecord) {
+  private runtimeFor(
+    record: Pick<SessionRecord, "worktree" | "repoId" | "workspaceId">,
+    skillMounts?: Array<[string, string]>,
+  ) {
     return sessionRuntime({
       paths: this.deps.paths,
       config: this.deps.config(),
@@ -386,7 +421,66 @@ export class SessionService {
       worktree: record.worktree,
       repoId: record.repoId,
       gitIdentity: this.deps.gitIdentity,
+      workspace: this.deps.workspaces.forSession(record),
+      skillMounts,
     });
+  }
+
+  /**
+   * Every skill with whether the workspace gets it (its allowlist; commands present where its tools
+   * run). `cwd` is where the check runs: the session's worktree, or an empty directory.
+   */
+  judgeSkills(workspace: WorkspaceRecord | null, cwd: string) {
+    const record = { worktree: cwd, repoId: null, workspaceId: workspace?.id ?? null };
+    const sandboxed = (workspace?.runtime ?? this.deps.config().runtime ?? "sandbox") === "sandbox";
+    return judgeSkills({
+      sdk: this.deps.pi.sdk,
+      paths: this.deps.paths,
+      allow: workspace?.skills ?? null,
+      sandboxed,
+      cwd,
+      runtimeWith: (mounts) => this.runtimeFor(record, mounts),
+    });
+  }
+
+  private async skillsFor(
+    record: SessionRecord,
+    workspace: WorkspaceRecord | null,
+  ): Promise<{ files: string[]; mounts: Array<[string, string]> }> {
+    if (record.mode === "chat") return { files: [], mounts: [] };
+    const { skills, mounts } = await this.judgeSkills(workspace, record.worktree);
+    const left = skills.filter((s) => s.allowed && !s.compatible).map((s) => s.name);
+    if (left.length > 0)
+      this.deps.log.info({ sessionId: record.id, skills: left }, "skills left out: not compatible with the sandbox");
+    return { files: skills.filter((s) => s.allowed && s.compatible).map((s) => s.path), mounts };
+  }
+
+  /** Loads a session without attaching to it (session.resume). */
+  resume(id: string): Promise<LiveSession> {
+    return this.open(id);
+  }
+
+  /** Takes idle sessions out of memory; their history and seq are on disk, and open() brings them back. */
+  async unloadIdle(idleMs: number): Promise<void> {
+    const now = Date.now();
+    const idle = [...this.live.values()].filter((s) => s.idleMs(now) >= idleMs);
+    await Promise.all(idle.map((s) => this.unload(s.id)));
+  }
+
+  private unload(id: string): Promise<void> {
+    const live = this.live.get(id);
+    if (!live || this.unloading.has(id) || this.closing) return Promise.resolve();
+    this.live.delete(id);
+    const done = live
+      .dispose()
+      .catch((err: unknown) => this.deps.log.warn({ err, sessionId: id }, "unloading an idle session failed"))
+      .finally(() => {
+        this.unloading.delete(id);
+        this.deps.slots.release(id);
+        this.deps.log.info({ sessionId: id }, "idle session unloaded");
+      });
+    this.unloading.set(id, done);
+    return done;
   }
 
   /**
@@ -408,7 +502,7 @@ export class SessionService {
     if (!existsSync(record.worktree)) {
       throw new ProtocolError("conflict", `the worktree of session ${id} is gone (${record.worktree})`);
     }
-    await this.assertRuntime();
+    await this.assertRuntime(this.deps.workspaces.forSession(record));
     let base: string | undefined;
     if (record.branch) {
       base = SessionGit.readState(dirname(record.piSessionFile))?.base;
@@ -448,13 +542,22 @@ export class SessionService {
   private userRepoPath(repoId: string): string | undefined {
     try {
       const entry = readReposFile(this.deps.paths.repos).find((r) => r.id === repoId);
-      return entry?.ok ? entry.path : undefined;
+      // A clone url's repo has no checkout of the user's: branches stay in the exports repo.
+      return entry?.ok && entry.url === undefined ? entry.path : undefined;
     } catch {
       return undefined;
     }
   }
 
-  private async findRepo(repoId: string): Promise<{ id: string; name: string; path: string }> {
+  /** The credential settings the server's git fetches a clone url with. */
+  remoteFor(url: string): GitExtra {
+    return remoteGit(url, {
+      token: githubToken(this.deps.paths.env),
+      tokenHosts: this.deps.config().repos?.tokenHosts,
+    });
+  }
+
+  private async findRepo(repoId: string): Promise<{ id: string; name: string; path: string; url?: string }> {
     let repos;
     try {
       repos = readReposFile(this.deps.paths.repos);
@@ -520,7 +623,7 @@ export class SessionService {
 
   private async uncommitted(record: SessionRecord): Promise<string[]> {
     if (!record.branch) return readdirSync(record.worktree, { recursive: true }).map(String);
-    await this.assertRuntime();
+    await this.assertRuntime(this.deps.workspaces.forSession(record));
     const g = this.sessionGit(record);
     if (!g) return [];
     try {
@@ -538,8 +641,10 @@ export class SessionService {
     const loading = this.loading.get(record.id);
     if (loading) await loading.catch(() => undefined);
     // A running turn is aborted; what it did so far is in the history, which is kept by default.
+    await this.unloading.get(record.id);
     await this.live.get(record.id)?.dispose({ type: "session_deleted", payload: {} });
     this.live.delete(record.id);
+    this.deps.slots.release(record.id);
     let branchKept = record.branch;
     const sessionDir = dirname(record.piSessionFile);
     let preserved: Preserved = { committed: null, filesKept: null };
@@ -594,7 +699,7 @@ export class SessionService {
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled([...this.loading.values()]);
+    await Promise.allSettled([...this.loading.values(), ...this.unloading.values()]);
     for (const s of this.live.values()) s.announceShutdown();
     await Promise.all([...this.live.values()].map((s) => s.dispose()));
     this.live.clear();

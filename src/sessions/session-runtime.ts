@@ -43,6 +43,13 @@ export interface SessionRuntimeInput {
   repoId: string | null;
   /** Who the agent's commits are by (HOME is empty in the sandbox, so git has no identity of its own). */
   gitIdentity?: { name: string; email: string };
+  /** The session's workspace settings; they win over config's runtime and sandbox.network. */
+  workspace?: { runtime: "host" | "sandbox" | null; network: "off" | "on" | null; readOnlyMounts: string[] } | null;
+  /**
+   * Skill directories the session's skills live in (read-only, at the path pi names in the prompt).
+   * Each is `[source, target]`: the source resolved, so a symlink cannot widen what is mounted.
+   */
+  skillMounts?: Array<[string, string]>;
 }
 
 /**
@@ -52,7 +59,7 @@ export interface SessionRuntimeInput {
  */
 export function sessionRuntime(input: SessionRuntimeInput): ToolRuntime {
   const { paths, config } = input;
-  const extraRo = config.sandbox?.readOnlyPaths ?? [];
+  const extraRo = [...(config.sandbox?.readOnlyPaths ?? []), ...(input.workspace?.readOnlyMounts ?? [])];
   const extraRw = config.sandbox?.readWritePaths ?? [];
   const dataRoot = realOrSelf(paths.root);
   for (const p of [...extraRo, ...extraRw]) {
@@ -97,13 +104,15 @@ export function sessionRuntime(input: SessionRuntimeInput): ToolRuntime {
     ...pathDirs,
     ...extraRo,
   ];
+  const network = input.workspace?.network ?? (config.sandbox?.network ? "on" : "off");
   return createToolRuntime(
-    config.runtime ?? "sandbox",
+    input.workspace?.runtime ?? config.runtime ?? "sandbox",
     {
       worktree: input.worktree,
       readOnly,
       readWrite: extraRw,
-      network: config.sandbox?.network ?? false,
+      ...(input.skillMounts && input.skillMounts.length > 0 && { readOnlyAt: input.skillMounts }),
+      network: network === "on",
       home,
       env,
       bwrap: config.sandbox?.bwrap,

@@ -14,6 +14,7 @@ export function sessionInfo(
     mode: r.mode,
     name: r.name,
     repoId: r.repoId,
+    workspaceId: r.workspaceId ?? (r.repoId !== null ? r.repoId : null),
     worktree: r.worktree,
     branch: r.branch,
     model: model ? modelKey(model) : r.model,

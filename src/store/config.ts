@@ -63,6 +63,27 @@ export const ServerConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    sessions: Type.Optional(
+      Type.Object(
+        {
+          /** A session with no turn, approval or client for this long leaves memory (0: never). */
+          idleUnloadMinutes: Type.Optional(Type.Number({ minimum: 0, maximum: 7 * 24 * 60 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    repos: Type.Optional(
+      Type.Object(
+        {
+          /**
+           * Hosts (host or host:port) GITHUB_TOKEN is offered to when a clone url asks for a
+           * password; default github.com. Plain http gets it only on loopback.
+           */
+          tokenHosts: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 300 }))),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     permissions: Type.Optional(
       Type.Object(
         {
@@ -82,6 +103,10 @@ export const ServerConfig = Type.Object(
         {
           maxFrameBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
           maxSessions: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 })),
+          /** Sessions of one workspace in memory at once. */
+          maxSessionsPerWorkspace: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+          /** Sessions in memory at once, over every workspace. */
+          maxSessionsGlobal: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
           replayBufferEvents: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
           replayBufferBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 * 1024 * 1024 })),
           helloTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
@@ -109,6 +134,8 @@ export type ServerConfig = Static<typeof ServerConfig>;
 export interface Limits {
   maxFrameBytes: number;
   maxSessions: number;
+  maxSessionsPerWorkspace: number;
+  maxSessionsGlobal: number;
   replayBufferEvents: number;
   /** Characters of serialised events kept per session for replay. */
   replayBufferBytes: number;
@@ -140,6 +167,8 @@ export interface Limits {
 export const DEFAULT_LIMITS: Limits = {
   maxFrameBytes: 8 * 1024 * 1024,
   maxSessions: 200,
+  maxSessionsPerWorkspace: 3,
+  maxSessionsGlobal: 5,
   replayBufferEvents: 5000,
   replayBufferBytes: 16 * 1024 * 1024,
   helloTimeoutMs: 10_000,
@@ -249,6 +278,12 @@ export function permissionTimeoutMs(config: ServerConfig): number {
 
 export function unanswerablePermissions(config: ServerConfig): "deny" | "wait" {
   return config.permissions?.unanswerable ?? "deny";
+}
+
+export const DEFAULT_IDLE_UNLOAD_MINUTES = 15;
+
+export function idleUnloadMs(config: ServerConfig): number {
+  return Math.round((config.sessions?.idleUnloadMinutes ?? DEFAULT_IDLE_UNLOAD_MINUTES) * 60_000);
 }
 
 export function resolveLimits(config: ServerConfig, overrides: Partial<Limits> = {}): Limits {

@@ -91,6 +91,25 @@ const MIGRATIONS: string[] = [
    ALTER TABLE sessions ADD COLUMN system_prompt TEXT;`,
   // message: what the user said with an answer (a denial's words for the model).
   `ALTER TABLE permission_requests ADD COLUMN message TEXT;`,
+  // A workspace: a repo (or none: scratch directories) and the settings its sessions start with.
+  // JSON columns: skills (null = every skill), read_only_mounts (an array of absolute paths).
+  `CREATE TABLE workspaces (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     repo_id TEXT,
+     is_default INTEGER NOT NULL DEFAULT 0,
+     model TEXT,
+     thinking_level TEXT,
+     system_prompt TEXT,
+     skills TEXT,
+     runtime TEXT CHECK (runtime IN ('host', 'sandbox')),
+     network TEXT CHECK (network IN ('off', 'on')),
+     read_only_mounts TEXT NOT NULL DEFAULT '[]',
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX workspaces_default_per_repo ON workspaces (repo_id) WHERE is_default = 1;
+   ALTER TABLE sessions ADD COLUMN workspace_id TEXT;`,
 ];
 
 export function openDb(file: string): Db {

@@ -24,6 +24,8 @@ export interface SessionRecord {
   mode: IndexedMode;
   /** Appended to pi's system prompt (a chat persona); null for none. */
   systemPrompt: string | null;
+  /** The workspace whose settings the session runs with; null for sessions older than workspaces. */
+  workspaceId: string | null;
 }
 
 interface Row {
@@ -43,6 +45,7 @@ interface Row {
   created_by: string | null;
   mode: IndexedMode;
   system_prompt: string | null;
+  workspace_id: string | null;
 }
 
 function fromRow(r: Row): SessionRecord {
@@ -63,6 +66,7 @@ function fromRow(r: Row): SessionRecord {
     createdBy: r.created_by,
     mode: r.mode,
     systemPrompt: r.system_prompt,
+    workspaceId: r.workspace_id,
   };
 }
 
@@ -70,15 +74,22 @@ function fromRow(r: Row): SessionRecord {
 export class SessionsIndex {
   constructor(private readonly db: Db) {}
 
-  insert(s: Omit<SessionRecord, "createdBy"> & { createdBy?: string | null }): void {
+  insert(
+    s: Omit<SessionRecord, "createdBy" | "workspaceId"> & {
+      createdBy?: string | null;
+      workspaceId?: string | null;
+    },
+  ): void {
     this.db
       .prepare(
         `INSERT INTO sessions (id, name, repo_id, worktree, branch, model, thinking_level, pi_session_file,
-           created_at, last_activity, status, last_seq, seq_reserved, created_by, mode, system_prompt)
+           created_at, last_activity, status, last_seq, seq_reserved, created_by, mode, system_prompt,
+           workspace_id)
          VALUES (@id, @name, @repoId, @worktree, @branch, @model, @thinkingLevel, @piSessionFile,
-           @createdAt, @lastActivity, @status, @lastSeq, @seqReserved, @createdBy, @mode, @systemPrompt)`,
+           @createdAt, @lastActivity, @status, @lastSeq, @seqReserved, @createdBy, @mode, @systemPrompt,
+           @workspaceId)`,
       )
-      .run({ createdBy: null, ...s });
+      .run({ createdBy: null, workspaceId: null, ...s });
   }
 
   get(id: string): SessionRecord | undefined {
@@ -89,6 +100,18 @@ export class SessionsIndex {
   list(): SessionRecord[] {
     const rows = this.db.prepare("SELECT * FROM sessions ORDER BY last_activity DESC, id").all() as Row[];
     return rows.map(fromRow);
+  }
+
+  /** Ids of the sessions that run with a workspace (pre-workspace sessions of its repo included). */
+  inWorkspace(workspaceId: string, repoId: string | null, isDefault: boolean): string[] {
+    const rows = (
+      isDefault && repoId !== null
+        ? this.db
+            .prepare("SELECT id FROM sessions WHERE workspace_id = ? OR (workspace_id IS NULL AND repo_id = ?)")
+            .all(workspaceId, repoId)
+        : this.db.prepare("SELECT id FROM sessions WHERE workspace_id = ?").all(workspaceId)
+    ) as { id: string }[];
+    return rows.map((r) => r.id);
   }
 
   count(): number {

@@ -10,6 +10,8 @@ import { sessionDiff } from "../sessions/session-diff.js";
 import { sessionFile } from "../sessions/session-file.js";
 import type { SessionsIndex } from "../store/sessions-index.js";
 import type { TokenMatch, TokenStore } from "../store/tokens.js";
+import type { WorkspaceService } from "../workspaces/service.js";
+import { workspaceHandlers } from "./workspace-handlers.js";
 
 /** What a handler may do to the connection that called it. */
 export interface CallContext {
@@ -39,7 +41,8 @@ export interface HandlerDeps {
   /** limits.toolFileBytes: the largest file session.file reads. */
   fileLimit: number;
   /** Who created each session, for the creator-or-admin checks. */
-  index: Pick<SessionsIndex, "get">;
+  index: Pick<SessionsIndex, "get" | "list">;
+  workspaces: WorkspaceService;
   nativeCalls: NativeCalls;
 }
 
@@ -106,6 +109,7 @@ export function createHandlers({
   nativeCalls,
   fileLimit,
   fallbackDefaultModel,
+  workspaces,
 }: HandlerDeps): Handlers {
   const access = roles(tokens, index);
   const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
@@ -208,6 +212,7 @@ export function createHandlers({
       defaultModel: setDefaultModel(configFile, findModel, params.provider, params.modelId),
     }),
     ...permissionHandlers(permissions, access),
+    ...workspaceHandlers({ sessions, workspaces, reposFile, index }),
   };
 }
 

@@ -62,8 +62,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     JSON.stringify({ repos: Object.entries(repos).map(([id, path]) => ({ id, name: id, path })) }),
   );
   const clients: PiClient[] = [];
+  // Tests not about the loaded-session limits create more sessions than the defaults allow.
+  const limits = { maxSessionsGlobal: 100, maxSessionsPerWorkspace: 100, ...opts.start?.limits };
   const start = (): Promise<RunningServer> =>
-    startServer({ dataDir, port: 0, host: "127.0.0.1", envToken: TOKEN, logLevel: "silent", ...opts.start });
+    startServer({
+      dataDir,
+      port: 0,
+      host: "127.0.0.1",
+      envToken: TOKEN,
+      logLevel: "silent",
+      ...opts.start,
+      limits,
+    });
   const h: Harness = {
     llm,
     dataDir,
