@@ -182,8 +182,13 @@ export function buildProgram(): Command {
         process.stdout.write(`registered ${escapeControl(entry.id)}: ${escapeControl(entry.path)}\n`);
         return;
       }
-      const config = existsSync(paths.config) ? parseConfig(readFileSync(paths.config, "utf8"), paths.config) : {};
-      const remote = remoteGit(source, { token: githubToken(paths.env), tokenHosts: config.repos?.tokenHosts });
+      const config = existsSync(paths.config)
+        ? parseConfig(readFileSync(paths.config, "utf8"), paths.config)
+        : {};
+      const remote = remoteGit(source, {
+        token: githubToken(paths.env),
+        tokenHosts: config.repos?.tokenHosts,
+      });
       const entry = await addRemoteRepo(paths.repos, source, remote, opts);
       process.stdout.write(
         `registered ${escapeControl(entry.id)}: ${escapeControl(source)} (cloned into ${escapeControl(entry.path)})\n`,

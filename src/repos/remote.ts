@@ -19,7 +19,9 @@ export class RemoteUrlError extends Error {
 const SCP_LIKE = /^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\/.+$/;
 
 function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || hostname.startsWith("127.");
+  return (
+    hostname === "localhost" || hostname === "[::1]" || hostname === "::1" || hostname.startsWith("127.")
+  );
 }
 
 /**
@@ -35,7 +37,9 @@ export function checkCloneUrl(url: string): void {
   try {
     parsed = new URL(url);
   } catch {
-    throw new RemoteUrlError(`${url} is not a clone url (https://, http://, ssh://, git:// or user@host:path)`);
+    throw new RemoteUrlError(
+      `${url} is not a clone url (https://, http://, ssh://, git:// or user@host:path)`,
+    );
   }
   if (!["https:", "http:", "ssh:", "git:"].includes(parsed.protocol)) {
     throw new RemoteUrlError(
@@ -77,7 +81,8 @@ export function remoteGit(url: string, o: { token?: string; tokenHosts?: string[
     return { config, env };
   }
   const hosts = o.tokenHosts ?? ["github.com"];
-  const transportOk = parsed.protocol === "https:" || (parsed.protocol === "http:" && isLoopback(parsed.hostname));
+  const transportOk =
+    parsed.protocol === "https:" || (parsed.protocol === "http:" && isLoopback(parsed.hostname));
   if (!transportOk || !hosts.includes(parsed.host)) return { config, env };
   config.push("-c", `credential.${parsed.protocol}//${parsed.host}.helper=${HELPER}`);
   env[TOKEN_VAR] = o.token;

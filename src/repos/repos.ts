@@ -138,7 +138,11 @@ export async function checkRepo(repo: RepoStatus): Promise<RepoStatus> {
   if (!repo.ok) return repo;
   if (repo.url !== undefined) {
     if (await mirrorReady(repo.path)) return repo;
-    return { ...repo, ok: false, error: `${repo.url} is not cloned yet (add it again: repos.add or pi-server repos add)` };
+    return {
+      ...repo,
+      ok: false,
+      error: `${repo.url} is not cloned yet (add it again: repos.add or pi-server repos add)`,
+    };
   }
   const top = await repoTopLevel(repo.path);
   if (!top) return { ...repo, ok: false, error: `path ${repo.path} is not a git repository` };

@@ -1,5 +1,5 @@
-import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, realpathSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import type { ThinkingLevel } from "../protocol/types.js";
 import type { ToolRuntime } from "../runtime/index.js";
@@ -7,6 +7,15 @@ import type { DataPaths } from "../store/paths.js";
 import type { SessionRecord } from "../store/sessions-index.js";
 import type { AgentSession, PiModel, PiRuntime } from "./pi.js";
 import { serverSettings } from "./settings.js";
+import type { SkillMount } from "./skills.js";
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
 import { runtimeTools, TOOL_NAMES } from "./tools.js";
 
 /** The names pi looks for, in its order; the first one present is the project's context file. */
@@ -46,6 +55,8 @@ export interface AgentSessionInput {
   workspacePrompt?: string | null;
   /** The .md files of the skills the session gets (its workspace's allowlist, compatible ones only). */
   skillFiles?: string[];
+  /** Where the sandbox sees those skills: the prompt names these paths, which the tools can read. */
+  skillMounts?: SkillMount[];
 }
 
 /**
@@ -74,6 +85,15 @@ export async function openAgentSession(input: AgentSessionInput): Promise<AgentS
     // Skills only as the server chose them (sessions/skills.ts says from where and why).
     noSkills: true,
     additionalSkillPaths: input.skillFiles ?? [],
+    skillsOverride: (found) => ({
+      ...found,
+      skills: found.skills.map((s) => {
+        const m = input.skillMounts?.find(
+          (x) => s.baseDir === x.source || realOrSelf(s.baseDir) === x.source,
+        );
+        return m ? { ...s, filePath: join(m.target, relative(s.baseDir, s.filePath)), baseDir: m.target } : s;
+      }),
+    }),
     extensionFactories: [input.gate, ...(input.extensions ?? [])],
     // An override, not appendSystemPrompt: pi reads that option as a file path when one exists.
     appendSystemPromptOverride: (base) => [

@@ -35,7 +35,8 @@ import { sessionInfo } from "./views.js";
 import type { NativeCalls } from "./native-calls.js";
 import { NativeToolHost, nativeToolsExtension } from "./native-tools.js";
 import type { SessionSlots } from "./session-slots.js";
-import { judgeSkills } from "./session-skills.js";
+import { bindings, judgeSkills } from "./session-skills.js";
+import type { SkillMount } from "./skills.js";
 import { WorkspaceService } from "../workspaces/service.js";
 import type { WorkspaceRecord } from "../store/workspaces.js";
 
@@ -328,7 +329,7 @@ export class SessionService {
     const gate = gateExtension(this.deps.permissions, gateSession);
     const workspace = this.deps.workspaces.forSession(record);
     const skills = await this.skillsFor(record, workspace);
-    const runtime = this.runtimeFor(record, skills.mounts);
+    const runtime = this.runtimeFor(record, bindings(skills.mounts));
     const nativeApi: { api?: PiSdk.ExtensionAPI } = {};
     const session = await openAgentSession({
       extensions: [nativeToolsExtension(nativeApi)],
@@ -340,6 +341,7 @@ export class SessionService {
       runtime,
       workspacePrompt: workspace?.systemPrompt,
       skillFiles: skills.files,
+      skillMounts: skills.mounts,
     });
     const plan = this.resumePlan(record.id, session);
     const sessionGit = this.sessionGit(record);
@@ -446,12 +448,15 @@ export class SessionService {
   private async skillsFor(
     record: SessionRecord,
     workspace: WorkspaceRecord | null,
-  ): Promise<{ files: string[]; mounts: Array<[string, string]> }> {
+  ): Promise<{ files: string[]; mounts: SkillMount[] }> {
     if (record.mode === "chat") return { files: [], mounts: [] };
     const { skills, mounts } = await this.judgeSkills(workspace, record.worktree);
     const left = skills.filter((s) => s.allowed && !s.compatible).map((s) => s.name);
     if (left.length > 0)
-      this.deps.log.info({ sessionId: record.id, skills: left }, "skills left out: not compatible with the sandbox");
+      this.deps.log.info(
+        { sessionId: record.id, skills: left },
+        "skills left out: not compatible with the sandbox",
+      );
     return { files: skills.filter((s) => s.allowed && s.compatible).map((s) => s.path), mounts };
   }
 

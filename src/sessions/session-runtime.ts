@@ -44,7 +44,11 @@ export interface SessionRuntimeInput {
   /** Who the agent's commits are by (HOME is empty in the sandbox, so git has no identity of its own). */
   gitIdentity?: { name: string; email: string };
   /** The session's workspace settings; they win over config's runtime and sandbox.network. */
-  workspace?: { runtime: "host" | "sandbox" | null; network: "off" | "on" | null; readOnlyMounts: string[] } | null;
+  workspace?: {
+    runtime: "host" | "sandbox" | null;
+    network: "off" | "on" | null;
+    readOnlyMounts: string[];
+  } | null;
   /**
    * Skill directories the session's skills live in (read-only, at the path pi names in the prompt).
    * Each is `[source, target]`: the source resolved, so a symlink cannot widen what is mounted.

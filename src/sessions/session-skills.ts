@@ -1,7 +1,14 @@
 import type { ToolRuntime } from "../runtime/index.js";
 import type { DataPaths } from "../store/paths.js";
 import type { Sdk } from "./pi.js";
-import { discoverSkills, missingCommands, type SkillEntry, skillMount } from "./skills.js";
+import {
+  discoverSkills,
+  inDataDir,
+  missingCommands,
+  type SkillEntry,
+  type SkillMount,
+  skillMount,
+} from "./skills.js";
 
 export interface SkillVerdict extends SkillEntry {
   allowed: boolean;
@@ -22,21 +29,25 @@ export async function judgeSkills(o: {
   sandboxed: boolean;
   cwd: string;
   runtimeWith: (mounts: Array<[string, string]>) => ToolRuntime;
-}): Promise<{ skills: SkillVerdict[]; mounts: Array<[string, string]> }> {
+}): Promise<{ skills: SkillVerdict[]; mounts: SkillMount[] }> {
   const all = discoverSkills(o.sdk, o.paths);
   const allowSet = o.allow === null ? undefined : new Set(o.allow);
-  const mountOf = new Map<string, [string, string] | undefined>();
+  const mountOf = new Map<string, SkillMount | undefined>();
   for (const s of all) mountOf.set(s.name, o.sandboxed ? skillMount(s, o.paths) : undefined);
-  const candidates = all.filter((s) => !o.sandboxed || mountOf.get(s.name) !== undefined);
-  const mountsOf = (list: SkillEntry[]): Array<[string, string]> =>
-    list.map((s) => mountOf.get(s.name)).filter((m): m is [string, string] => m !== undefined);
-  const mounts = mountsOf(candidates);
+  // Unsandboxed, the policy keeps every tool out of the data dir: a skill there cannot be read.
+  const reachable = (s: SkillEntry): boolean =>
+    o.sandboxed ? mountOf.get(s.name) !== undefined : !inDataDir(s, o.paths);
+  const candidates = all.filter(reachable);
+  const mountsOf = (list: SkillEntry[]): SkillMount[] =>
+    list.map((s) => mountOf.get(s.name)).filter((m): m is SkillMount => m !== undefined);
   const wanted = candidates.flatMap((s) => s.commands);
   const missing =
-    wanted.length > 0 ? await missingCommands(o.runtimeWith(dedupe(mounts)), o.cwd, wanted) : new Set();
+    wanted.length > 0
+      ? await missingCommands(o.runtimeWith(bindings(mountsOf(candidates))), o.cwd, wanted)
+      : new Set();
   const skills = all.map((s) => {
     const lacks = s.commands.filter((c) => missing.has(c));
-    const mountable = !o.sandboxed || mountOf.get(s.name) !== undefined;
+    const mountable = reachable(s);
     return {
       ...s,
       allowed: allowSet === undefined || allowSet.has(s.name),
@@ -45,10 +56,13 @@ export async function judgeSkills(o: {
     };
   });
   const kept = skills.filter((s) => s.allowed && s.compatible);
-  return { skills, mounts: dedupe(mountsOf(kept)) };
+  return { skills, mounts: mountsOf(kept) };
 }
 
-function dedupe(mounts: Array<[string, string]>): Array<[string, string]> {
+/** The sandbox's read-only mounts `[source, target]` for these skills. */
+export function bindings(mounts: SkillMount[]): Array<[string, string]> {
   const seen = new Set<string>();
-  return mounts.filter(([, dest]) => (seen.has(dest) ? false : (seen.add(dest), true)));
+  return mounts
+    .filter((m) => (seen.has(m.target) ? false : (seen.add(m.target), true)))
+    .map((m) => [m.source, m.target]);
 }

@@ -75,8 +75,9 @@ export function startIdleUnload(
   const schedule = (): void => {
     if (stopped) return;
     const idle = read();
-    // Checked at a quarter of the idle time: a session goes at most 25% late; never busier than 20 ms.
-    const every = idle > 0 ? Math.min(60_000, Math.max(20, Math.floor(idle / 4))) : 60_000;
+    // Checked at a quarter of the idle time (a session goes at most 25% late), at least every 10 s
+    // (so a changed setting applies soon), never more often than every 20 ms.
+    const every = idle > 0 ? Math.min(10_000, Math.max(20, Math.floor(idle / 4))) : 10_000;
     timer = setTimeout(() => {
       const current = read();
       const run = current > 0 ? unloadIdle(current) : Promise.resolve();

@@ -109,19 +109,38 @@ export function discoverSkills(sdk: Sdk, paths: DataPaths): SkillEntry[] {
   });
 }
 
+/** Where the sandbox sees skills: the data dir is not there, so neither is `<data-dir>/skills`. */
+export const SANDBOX_SKILLS_DIR = "/pi-skills";
+
+export interface SkillMount {
+  /** The skill directory's real path on the host. */
+  source: string;
+  /** Where the sandbox sees it. */
+  target: string;
+  /** The skill's file as the sandbox sees it: what the session's prompt names. */
+  file: string;
+}
+
 /**
- * Where a skill's directory is mounted in the sandbox: its real path, read-only, at the path pi
- * names. Nothing else of the data dir: a skill dir that is (or leads to) the data dir itself, or
- * anything in it other than skills/, is not mounted (and the skill is left out).
+ * Where a skill's directory is mounted in the sandbox: its real path, read-only, under
+ * SANDBOX_SKILLS_DIR. Nothing else of the data dir: a skill dir that is (or leads to) the data dir
+ * itself, or anything in it other than skills/, HOME or an ancestor of it, is not mounted (and the
+ * skill is left out).
  */
-export function skillMount(skill: SkillEntry, paths: DataPaths): [string, string] | undefined {
+export function skillMount(skill: SkillEntry, paths: DataPaths): SkillMount | undefined {
   const real = realOrSelf(skill.baseDir);
   const data = realOrSelf(paths.root);
   const skillsDir = realOrSelf(paths.skills);
   if (within(data, real)) return undefined;
   if (within(real, data) && !within(real, skillsDir)) return undefined;
   if (real === "/" || within(homedir(), real)) return undefined;
-  return [real, skill.baseDir];
+  const target = join(SANDBOX_SKILLS_DIR, skill.name.replace(/[^A-Za-z0-9._-]/g, "_"));
+  return { source: real, target, file: join(target, relative(skill.baseDir, skill.path)) };
+}
+
+/** Whether the skill's file is in the data dir, which no tool may read outside the sandbox's mounts. */
+export function inDataDir(skill: SkillEntry, paths: DataPaths): boolean {
+  return within(realOrSelf(skill.path), realOrSelf(paths.root));
 }
 
 /** The declared commands that are not on the PATH where `runtime` runs tools. */
@@ -147,4 +166,3 @@ export async function missingCommands(
       .filter((l) => wanted.includes(l)),
   );
 }
-

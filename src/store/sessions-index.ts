@@ -107,7 +107,9 @@ export class SessionsIndex {
     const rows = (
       isDefault && repoId !== null
         ? this.db
-            .prepare("SELECT id FROM sessions WHERE workspace_id = ? OR (workspace_id IS NULL AND repo_id = ?)")
+            .prepare(
+              "SELECT id FROM sessions WHERE workspace_id = ? OR (workspace_id IS NULL AND repo_id = ?)",
+            )
             .all(workspaceId, repoId)
         : this.db.prepare("SELECT id FROM sessions WHERE workspace_id = ?").all(workspaceId)
     ) as { id: string }[];

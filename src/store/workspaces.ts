@@ -19,14 +19,7 @@ export interface WorkspaceRecord {
 export type WorkspacePatch = Partial<
   Pick<
     WorkspaceRecord,
-    | "name"
-    | "model"
-    | "thinkingLevel"
-    | "systemPrompt"
-    | "skills"
-    | "runtime"
-    | "network"
-    | "readOnlyMounts"
+    "name" | "model" | "thinkingLevel" | "systemPrompt" | "skills" | "runtime" | "network" | "readOnlyMounts"
   >
 >;
 

@@ -69,9 +69,10 @@ export function workspaceHandlers(deps: WorkspaceHandlerDeps): Pick<Handlers, Wo
         ...(params.id !== undefined && { id: params.id }),
         ...(params.name !== undefined && { name: params.name }),
       };
-      const entry = await (params.url !== undefined
-        ? addRemoteRepo(reposFile, params.url, sessions.remoteFor(params.url), opts)
-        : addRepo(reposFile, params.path as string, opts)
+      const entry = await (
+        params.url !== undefined
+          ? addRemoteRepo(reposFile, params.url, sessions.remoteFor(params.url), opts)
+          : addRepo(reposFile, params.path as string, opts)
       ).catch(repoError);
       const workspace = workspaces.view(workspaces.ensureDefault(entry.id, entry.name));
       return { repo: repoInfo(entry), workspace };
@@ -106,16 +107,14 @@ export function workspaceHandlers(deps: WorkspaceHandlerDeps): Pick<Handlers, Wo
       try {
         const { skills } = await sessions.judgeSkills(workspace ?? null, cwd);
         return {
-          skills: skills.map(
-            (s): Skill => ({
-              name: s.name,
-              description: s.description,
-              source: s.source,
-              path: s.path,
-              commands: s.commands,
-              ...(workspace && { allowed: s.allowed, compatible: s.compatible, missing: s.missing }),
-            }),
-          ),
+          skills: skills.map((s): Skill => ({
+            name: s.name,
+            description: s.description,
+            source: s.source,
+            path: s.path,
+            commands: s.commands,
+            ...(workspace && { allowed: s.allowed, compatible: s.compatible, missing: s.missing }),
+          })),
         };
       } finally {
         rmSync(cwd, { recursive: true, force: true });

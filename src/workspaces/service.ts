@@ -30,7 +30,7 @@ export interface WorkspaceServiceDeps {
 }
 
 export const HOST_RUNTIME_WARNING =
-  'runtime "host": the tools of this workspace\'s sessions run unsandboxed as the server\'s user and can read and change everything it can, the data dir\'s keys included (docs/sandbox.md)';
+  "runtime \"host\": the tools of this workspace's sessions run unsandboxed as the server's user and can read and change everything it can, the data dir's keys included (docs/sandbox.md)";
 
 /** What a session of the workspace runs with once the server's config fills what it leaves open. */
 export function effectiveRuntime(
@@ -164,7 +164,8 @@ export class WorkspaceService {
     let repoId: string | null = null;
     if (params.repoId !== undefined) {
       const entry = this.repos().find((r) => r.id === params.repoId);
-      if (!entry) throw new ProtocolError("not_found", `no repo "${params.repoId}" in ${this.deps.reposFile}`);
+      if (!entry)
+        throw new ProtocolError("not_found", `no repo "${params.repoId}" in ${this.deps.reposFile}`);
       if (!entry.ok) throw new ProtocolError("conflict", `repo "${entry.id}" cannot be used: ${entry.error}`);
       this.ensureDefault(entry.id, entry.name);
       repoId = entry.id;
@@ -237,7 +238,8 @@ export class WorkspaceService {
     }
     if (params.thinkingLevel !== undefined) patch.thinkingLevel = params.thinkingLevel;
     if (params.systemPrompt !== undefined) patch.systemPrompt = params.systemPrompt;
-    if (params.skills !== undefined) patch.skills = params.skills === null ? null : [...new Set(params.skills)];
+    if (params.skills !== undefined)
+      patch.skills = params.skills === null ? null : [...new Set(params.skills)];
     if (params.runtime !== undefined) patch.runtime = params.runtime;
     if (params.network !== undefined) patch.network = params.network;
     if (params.readOnlyMounts !== undefined) {
@@ -249,7 +251,10 @@ export class WorkspaceService {
   /** The sandbox never sees the data dir, whatever a workspace adds. */
   private checkMount(p: string): string {
     if (!isAbsolute(p) || p === "/" || p.split("/").includes("..")) {
-      throw new ProtocolError("invalid_request", `readOnlyMounts: ${p} must be an absolute path other than /, without ".."`);
+      throw new ProtocolError(
+        "invalid_request",
+        `readOnlyMounts: ${p} must be an absolute path other than /, without ".."`,
+      );
     }
     const real = realOrSelf(p);
     const data = realOrSelf(this.deps.dataDir);
