@@ -20,6 +20,7 @@ import {
   measureServerStartup,
 } from "./scenarios/startup.js";
 import { measureWire, type Wire } from "./scenarios/wire.js";
+import { measureSearch, type SearchBench } from "./scenarios/search.js";
 
 export interface Sizes {
   startupReps: number;
@@ -37,6 +38,8 @@ export interface Sizes {
   resumeMissed: number[];
   resumeReps: number;
   wireTokens: number;
+  /** Sessions of 20 messages in the state.db sessions.search is timed on. */
+  searchSessions: number;
 }
 
 export const FULL: Sizes = {
@@ -53,6 +56,7 @@ export const FULL: Sizes = {
   resumeMissed: [1000, 10_000],
   resumeReps: 3,
   wireTokens: 1000,
+  searchSessions: 10_000,
 };
 
 /** A smoke run: every figure, small sizes, about a minute. */
@@ -67,6 +71,7 @@ export const QUICK: Sizes = {
   neverReadingTokens: 2000,
   resumeMissed: [200, 1000],
   resumeReps: 1,
+  searchSessions: 1000,
 };
 
 export interface Results {
@@ -81,6 +86,7 @@ export interface Results {
   neverReading: NeverReading;
   resume: ResumeRow[];
   wire: Wire;
+  search: SearchBench;
   wallSeconds: number;
 }
 
@@ -145,6 +151,8 @@ export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Res
     const idle = await idleMemory(llm, sizes);
     log("resume");
     const replay = await resume(llm, sizes);
+    log(`search over ${sizes.searchSessions} sessions`);
+    const search = measureSearch(sizes.searchSessions);
     return {
       machine: machine(),
       sizes,
@@ -157,6 +165,7 @@ export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Res
       neverReading,
       resume: replay,
       wire,
+      search,
       wallSeconds: (now() - t0) / 1000,
     };
   } finally {

@@ -258,6 +258,18 @@ export function markdown(r: Results): string {
     "",
   ]);
 
+  const sr = r.search;
+  rows.push([
+    `sessions.search index: ${sr.sessions} sessions, ${sr.messages} messages — fill / size`,
+    `${round(sr.fillSeconds)} s / ${round(sr.dbMiB)} MiB`,
+    "—",
+    "—",
+    "",
+  ]);
+  for (const q of sr.queries) {
+    rows.push([`sessions.search p50 / p99: ${q.kind}`, `${ms(q.ms.p50)} / ${ms(q.ms.p99)}`, "—", "—", ""]);
+  }
+
   const head = "| figure | pi-server | raw SDK (baseline) | ratio | target |\n|---|---|---|---|---|\n";
   const m = r.machine;
   return (
