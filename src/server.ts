@@ -17,10 +17,21 @@ import { DEMO_MODEL, registerDemoModel } from "./sessions/demo-model.js";
 import { DEMO_REPO_ID, ensureDemoRepo } from "./repos/demo-repo.js";
 import { probeSandbox } from "./runtime/index.js";
 import { globalGitIdentity } from "./repos/git.js";
-import { idleUnloadMs, loadConfig, resolveLimits, securityProfile, type Limits } from "./store/config.js";
+import {
+  idleUnloadMs,
+  loadConfig,
+  resolveLimits,
+  securityProfile,
+  type Limits,
+  type ServerConfig,
+} from "./store/config.js";
 import { SessionSlots, startIdleUnload } from "./sessions/session-slots.js";
 import { WorkspacesStore } from "./store/workspaces.js";
 import { HOST_RUNTIME_WARNING, WorkspaceService } from "./workspaces/service.js";
+import { SearchStore } from "./store/search.js";
+import { UsageStore } from "./store/usage.js";
+import { Budgets } from "./sessions/budgets.js";
+import { SessionHooks } from "./sessions/session-hooks.js";
 import { loadIdentity, type Identity } from "./pairing/identity.js";
 import { defaultHosts } from "./pairing/hosts.js";
 import { PairingService } from "./pairing/pairing.js";
@@ -55,6 +66,10 @@ export const CAPABILITIES = [
   "permissions",
   "diff",
   "workspaces",
+  "titles",
+  "search",
+  "usage",
+  "budgets",
 ];
 
 export interface StartOptions {
@@ -97,6 +112,8 @@ export interface RunningServer {
   transportStats: TransportStats;
   /** The server's state.db handle (diagnostics; PRAGMA max_page_count on it reproduces a full disk). */
   db: Db;
+  /** Resolves once the sessions there were at start-up are in the search index (how many were looked at). */
+  searchIndexed: Promise<number>;
   /**
    * Stops accepting, sends server_shutdown to every attached client, aborts running turns (they
    * end `interrupted`), lets queued frames leave (at most a few seconds), then closes everything.
@@ -260,6 +277,22 @@ async function startLocked(
   for (const w of new WorkspacesStore(db).list()) {
     if (w.runtime === "host") log.warn({ workspaceId: w.id }, HOST_RUNTIME_WARNING);
   }
+  const readConfig = (): ServerConfig => loadConfig(paths.config);
+  const usage = new UsageStore(db);
+  const search = new SearchStore(db);
+  const hooks = new SessionHooks({
+    pi,
+    index,
+    usage,
+    search,
+    budgets: new Budgets({ usage, config: readConfig, permissions, log }),
+    config: readConfig,
+    log,
+  });
+  const searchIndexed = hooks.startBackfill().catch((err: unknown) => {
+    log.warn({ err }, "search backfill failed");
+    return 0;
+  });
   const sessions = new SessionService({
     paths,
     pi,
@@ -278,6 +311,7 @@ async function startLocked(
     metrics,
     workspaces,
     slots,
+    hooks,
   });
   sessionsRef.s = sessions;
   const idleUnload = startIdleUnload(
@@ -308,6 +342,7 @@ async function startLocked(
       workspaces,
       nativeCalls,
       fileLimit: limits.toolFileBytes,
+      insights: { search, usage, config: readConfig },
       ...(opts.demo && { fallbackDefaultModel: DEMO_MODEL }),
     }),
     openSession: (id) => sessions.open(id),
@@ -368,6 +403,7 @@ async function startLocked(
   } catch (err) {
     idleUnload.stop();
     await sessions.close();
+    await hooks.close();
     await fastify.close();
     db.close();
     if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
@@ -422,6 +458,7 @@ async function startLocked(
     log,
     transportStats: app.stats,
     db,
+    searchIndexed,
     close() {
       closing ??= (async () => {
         clearInterval(revocationWatch);
@@ -429,6 +466,7 @@ async function startLocked(
         app.stopAccepting();
         // server_shutdown, then the aborted turns' interrupted status, reach clients before the close.
         await sessions.close();
+        await hooks.close();
         await Promise.all([...connections].map((c) => c.flush(2000)));
         for (const c of connections) c.close(CloseCode.goingAway, "server shutting down");
         await fastify.close();

@@ -18,6 +18,7 @@ const TINY: Sizes = {
   resumeMissed: [20, 100],
   resumeReps: 1,
   wireTokens: 50,
+  searchSessions: 20,
 };
 
 const TARGETS: TargetName[] = [

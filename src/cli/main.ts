@@ -14,6 +14,7 @@ import { registerConfigCommands } from "./config-commands.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerPolicyCommands } from "./policy-commands.js";
+import { registerUsageCommand } from "./usage-command.js";
 import { escapeControl } from "./terminal.js";
 import { CliError, cliPaths } from "./context.js";
 import { invokedAs } from "./init-plan.js";
@@ -228,6 +229,7 @@ export function buildProgram(): Command {
   registerInitCommand(program);
   registerPolicyCommands(program);
   registerApprovalCommands(program);
+  registerUsageCommand(program);
   return program;
 }
 

@@ -8,6 +8,8 @@ import {
   RuleScope,
 } from "./permissions.js";
 import { HelloParams, HelloResult, ReplayVerdict } from "./hello.js";
+import { SearchMethods } from "./search.js";
+import { UsageMethods } from "./usage.js";
 import {
   DeviceInfo,
   DiffFile,
@@ -438,6 +440,8 @@ export const Methods = {
       nextBefore: Type.Union([Type.Integer(), Type.Null()]),
     }),
   }),
+  ...SearchMethods,
+  ...UsageMethods,
 } as const;
 
 export type Methods = typeof Methods;

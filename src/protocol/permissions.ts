@@ -63,8 +63,30 @@ export const ClippedField = Type.Object({
 });
 export type ClippedField = Static<typeof ClippedField>;
 
+/** What a request of kind "budget" is about: continue (allow_once) raises `limitUsd` by `stepUsd`. */
+export const BudgetInfo = Type.Object({
+  /** session: budgets.perSessionUsd; day: budgets.dailyUsd, over every session of the local day. */
+  scope: Type.Union([Type.Literal("session"), Type.Literal("day")]),
+  /** Spent so far (the session's, or the day's), plus the estimated input of the next LLM call. */
+  spentUsd: Type.Number(),
+  /** What may be spent now: the configured budget, or what earlier "continue" answers raised it to. */
+  limitUsd: Type.Number(),
+  /** What one "continue" adds (the configured budget). */
+  stepUsd: Type.Number(),
+  /** scope day: the local day, YYYY-MM-DD. */
+  day: Type.Optional(Type.String()),
+});
+export type BudgetInfo = Static<typeof BudgetInfo>;
+
 const RequestFields = {
   id: Type.String(),
+  /**
+   * "tool" (absent in older servers): a tool call waits for the answer. "budget": the next LLM
+   * call waits; allow_once continues (one more budget step), deny_once stops the turn.
+   */
+  kind: Type.Optional(Type.Union([Type.Literal("tool"), Type.Literal("budget")])),
+  /** kind "budget": what was spent and what "continue" allows. */
+  budget: Type.Optional(BudgetInfo),
   toolCallId: Type.String(),
   tool: Type.String(),
   /** The tool's arguments, strings over 16 KiB shortened (see `clipped`). */

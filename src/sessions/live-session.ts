@@ -56,6 +56,8 @@ export interface LiveSessionDeps {
   /** The last turn waits for an answer and will go on (resumeTurn): it is not interrupted. */
   resuming?: boolean;
   metrics?: TurnMetrics;
+  /** Sees every pi event of the session (usage, search index, titles). */
+  observe?: (e: AgentSessionEvent) => void;
 }
 
 /** The session's side of the permission broker. */
@@ -124,6 +126,7 @@ export class LiveSession {
   onPiEvent(e: AgentSessionEvent): void {
     const ev = translate(e);
     if (ev) this.emit(ev);
+    this.deps.observe?.(e);
     if (e.type === "message_end" || e.type === "agent_end") this.secureHistoryFile();
     if (e.type === "agent_end") {
       if (this.turnStartedAt > 0) {
@@ -486,6 +489,12 @@ export class LiveSession {
     const effective = this.agent.thinkingLevel as ThinkingLevel;
     this.deps.index.update(this.record.id, { thinkingLevel: effective });
     return { level: effective };
+  }
+
+  /** A generated title, already in the index: pi's session name, sent as session_info_changed. */
+  showTitle(name: string): void {
+    if (this.disposed || this.disposing) return;
+    this.agent.setSessionName(name);
   }
 
   /** Stops the agent and releases it; listeners get `final` (if any) as the last event. */

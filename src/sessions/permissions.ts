@@ -16,6 +16,7 @@ import { readReposFile } from "../repos/repos.js";
 import type { SessionEvent } from "../protocol/events.js";
 import type {
   AuditEntry,
+  BudgetInfo,
   ClippedField,
   PermissionOption,
   PermissionOutcome,
@@ -302,6 +303,7 @@ export class PermissionBroker {
     verdict: Verdict,
     signal: AbortSignal | undefined,
     resumed: PermissionRecord | undefined,
+    extra: Partial<Pick<PermissionRequest, "kind" | "budget" | "options">> = {},
   ): Promise<{ outcome: Outcome; request: PermissionRequest }> {
     const now = Date.now();
     const timeout = permissionTimeoutMs(this.lastConfig);
@@ -335,6 +337,8 @@ export class PermissionBroker {
           createdAt: now,
           expiresAt: now + timeout,
           options: [...OPTIONS],
+          kind: "tool",
+          ...extra,
         };
     if (!resumed) this.deps.requests.insert(request);
     if (!resumed) this.deps.metrics?.asked(call.tool);
@@ -375,6 +379,51 @@ export class PermissionBroker {
       if (!waiting.frame) this.settle(request.id, { decision: "cancelled", by: "shutdown", rules: [] });
     });
     return { outcome, request };
+  }
+
+  /**
+   * A question about spending, not about a tool call: the same request, events, expiry and audit
+   * as a tool call's, answered continue (allow_once) or stop (deny_once). "unanswerable" when no
+   * attached client can answer and the config says not to wait.
+   */
+  async askBudget(
+    session: GateSession,
+    q: { id: string; summary: string; reason: string; budget: BudgetInfo },
+    signal: AbortSignal | undefined,
+  ): Promise<PermissionOutcome | "unanswerable"> {
+    const call: ToolCall = { toolCallId: q.id, tool: "budget", input: { ...q.budget } };
+    const audited = { sessionId: session.id, toolCallId: q.id, tool: "budget", summary: q.summary };
+    const config = this.config();
+    if (signal?.aborted) return "cancelled";
+    if (!session.canAsk() && unanswerablePermissions(config) === "deny") {
+      const reason = "over budget, and no attached client can answer permission requests";
+      this.record(audited, { layer: "cancel", decision: "deny", by: "policy", reason, requestId: null });
+      return "unanswerable";
+    }
+    const verdict: Verdict = {
+      decision: "ask",
+      layer: "profile",
+      ruleId: null,
+      reason: q.reason,
+      summary: q.summary,
+      remember: [],
+    };
+    const options: PermissionOption[] = ["allow_once", "deny_once"];
+    const { outcome, request } = await this.ask(session, call, verdict, signal, undefined, {
+      kind: "budget",
+      budget: q.budget,
+      options,
+    });
+    const layer =
+      outcome.decision === "expired" ? "timeout" : outcome.decision === "cancelled" ? "cancel" : "user";
+    this.record(audited, {
+      layer,
+      decision: outcome.decision === "allow_once" ? "allow" : "deny",
+      by: outcome.by,
+      reason: outcome.decision,
+      requestId: request.id,
+    });
+    return outcome.decision;
   }
 
   /**

@@ -24,6 +24,8 @@ import { LiveSession } from "./live-session.js";
 import type { GateSession, PermissionBroker } from "./permissions.js";
 import { planResume, type ResumePlan, runResumedCalls } from "./resume-turn.js";
 import type { TurnMetrics } from "../metrics/metrics.js";
+import type { BudgetSession } from "./budgets.js";
+import type { SessionHooks } from "./session-hooks.js";
 import { SessionGit } from "./session-git.js";
 import { sessionRuntime } from "./session-runtime.js";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
@@ -59,6 +61,8 @@ export interface SessionServiceDeps {
   workspaces: WorkspaceService;
   /** Which sessions are in memory; limits.maxSessionsPerWorkspace and maxSessionsGlobal. */
   slots: SessionSlots;
+  /** Budgets, usage, search and titles alongside every session. */
+  hooks?: SessionHooks;
 }
 
 /**
@@ -251,6 +255,7 @@ export class SessionService {
       mode,
       systemPrompt: params.systemPrompt ?? null,
       workspaceId: workspace?.id ?? null,
+      nameSource: params.name === undefined ? "default" : "user",
     };
     let live: LiveSession;
     try {
@@ -331,8 +336,13 @@ export class SessionService {
     const skills = await this.skillsFor(record, workspace);
     const runtime = this.runtimeFor(record, bindings(skills.mounts));
     const nativeApi: { api?: PiSdk.ExtensionAPI } = {};
+    const stoppable = (): BudgetSession | undefined => {
+      const gated = gateSession();
+      const live = ref.live;
+      return gated && live && { ...gated, stop: () => void live.abort().catch(() => undefined) };
+    };
     const session = await openAgentSession({
-      extensions: [nativeToolsExtension(nativeApi)],
+      extensions: [nativeToolsExtension(nativeApi), ...(this.deps.hooks?.extensions(stoppable) ?? [])],
       pi: this.deps.pi,
       paths: this.deps.paths,
       record,
@@ -359,6 +369,7 @@ export class SessionService {
       nativeTools: (frame) =>
         new NativeToolHost(nativeApi, session, baseTools(record), this.deps.nativeCalls, frame),
       resuming: plan !== undefined,
+      observe: this.deps.hooks?.observer(record, session, (name) => ref.live?.showTitle(name)),
     });
     ref.live = live;
     if (plan) {

@@ -98,6 +98,32 @@ export const ServerConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /**
+     * Spending caps in USD, from the costs pi computes with models.json / its model list. A turn
+     * that would go past one pauses and asks (a permission request of kind "budget").
+     */
+    budgets: Type.Optional(
+      Type.Object(
+        {
+          /** What one session may spend; each "continue" answer allows one more step of it. */
+          perSessionUsd: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 })),
+          /** What all sessions together may spend per local calendar day; "continue" adds one step. */
+          dailyUsd: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /** Session titles generated from the first prompt with the session's own model. */
+    titles: Type.Optional(
+      Type.Object(
+        {
+          /** Default true; false names sessions by the first words of their first prompt, without an LLM call. */
+          generate: Type.Optional(Type.Boolean()),
+          timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     limits: Type.Optional(
       Type.Object(
         {

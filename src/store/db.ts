@@ -110,6 +110,63 @@ const MIGRATIONS: string[] = [
    );
    CREATE UNIQUE INDEX workspaces_default_per_repo ON workspaces (repo_id) WHERE is_default = 1;
    ALTER TABLE sessions ADD COLUMN workspace_id TEXT;`,
+  // name_source: who named the session ('user' names are never replaced by a generated title).
+  // search_docs/search_fts: the text of user and assistant messages, full-text indexed; a deleted
+  // session's rows go with it. search_progress: how many of a session's pi entries are indexed.
+  // usage: tokens and cost of every LLM call, kept when the session is deleted (the money was spent).
+  // budget_allowances: a budget raised by a "continue" answer, per session or per day.
+  `ALTER TABLE sessions ADD COLUMN name_source TEXT NOT NULL DEFAULT 'default'
+     CHECK (name_source IN ('user', 'auto', 'default'));
+   CREATE TABLE search_docs (
+     id INTEGER PRIMARY KEY,
+     session_id TEXT NOT NULL,
+     entry_id TEXT NOT NULL,
+     role TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     UNIQUE (session_id, entry_id)
+   );
+   CREATE VIRTUAL TABLE search_fts USING fts5(
+     text, content = 'search_docs', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+   );
+   CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
+     INSERT INTO search_fts (rowid, text) VALUES (new.id, new.text);
+   END;
+   CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN
+     INSERT INTO search_fts (search_fts, rowid, text) VALUES ('delete', old.id, old.text);
+   END;
+   CREATE TABLE search_progress (
+     session_id TEXT PRIMARY KEY,
+     entries INTEGER NOT NULL,
+     file_size INTEGER NOT NULL DEFAULT -1
+   );
+   CREATE TRIGGER sessions_ad_search AFTER DELETE ON sessions BEGIN
+     DELETE FROM search_docs WHERE session_id = old.id;
+     DELETE FROM search_progress WHERE session_id = old.id;
+   END;
+   CREATE TABLE usage (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     at INTEGER NOT NULL,
+     day TEXT NOT NULL,
+     session_id TEXT NOT NULL,
+     repo_id TEXT,
+     model TEXT NOT NULL,
+     purpose TEXT NOT NULL CHECK (purpose IN ('turn', 'title')),
+     input INTEGER NOT NULL,
+     output INTEGER NOT NULL,
+     cache_read INTEGER NOT NULL,
+     cache_write INTEGER NOT NULL,
+     cost_usd REAL NOT NULL
+   );
+   CREATE INDEX usage_by_session ON usage (session_id);
+   CREATE INDEX usage_by_day ON usage (day);
+   CREATE INDEX usage_by_at ON usage (at);
+   CREATE TABLE budget_allowances (
+     scope TEXT NOT NULL CHECK (scope IN ('session', 'day')),
+     key TEXT NOT NULL,
+     usd REAL NOT NULL,
+     PRIMARY KEY (scope, key)
+   );`,
 ];
 
 export function openDb(file: string): Db {

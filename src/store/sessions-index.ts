@@ -2,6 +2,8 @@ import type { Db } from "./db.js";
 
 export type IndexedStatus = "idle" | "running" | "interrupted";
 export type IndexedMode = "code" | "chat";
+/** Who named the session: the user (never replaced), a generated title, or the server's default. */
+export type NameSource = "user" | "auto" | "default";
 
 export interface SessionRecord {
   id: string;
@@ -26,6 +28,7 @@ export interface SessionRecord {
   systemPrompt: string | null;
   /** The workspace whose settings the session runs with; null for sessions older than workspaces. */
   workspaceId: string | null;
+  nameSource: NameSource;
 }
 
 interface Row {
@@ -46,6 +49,7 @@ interface Row {
   mode: IndexedMode;
   system_prompt: string | null;
   workspace_id: string | null;
+  name_source: NameSource;
 }
 
 function fromRow(r: Row): SessionRecord {
@@ -67,6 +71,7 @@ function fromRow(r: Row): SessionRecord {
     mode: r.mode,
     systemPrompt: r.system_prompt,
     workspaceId: r.workspace_id,
+    nameSource: r.name_source,
   };
 }
 
@@ -75,21 +80,22 @@ export class SessionsIndex {
   constructor(private readonly db: Db) {}
 
   insert(
-    s: Omit<SessionRecord, "createdBy" | "workspaceId"> & {
+    s: Omit<SessionRecord, "createdBy" | "workspaceId" | "nameSource"> & {
       createdBy?: string | null;
       workspaceId?: string | null;
+      nameSource?: NameSource;
     },
   ): void {
     this.db
       .prepare(
         `INSERT INTO sessions (id, name, repo_id, worktree, branch, model, thinking_level, pi_session_file,
            created_at, last_activity, status, last_seq, seq_reserved, created_by, mode, system_prompt,
-           workspace_id)
+           workspace_id, name_source)
          VALUES (@id, @name, @repoId, @worktree, @branch, @model, @thinkingLevel, @piSessionFile,
            @createdAt, @lastActivity, @status, @lastSeq, @seqReserved, @createdBy, @mode, @systemPrompt,
-           @workspaceId)`,
+           @workspaceId, @nameSource)`,
       )
-      .run({ createdBy: null, workspaceId: null, ...s });
+      .run({ createdBy: null, workspaceId: null, nameSource: "default", ...s });
   }
 
   get(id: string): SessionRecord | undefined {
@@ -142,6 +148,18 @@ export class SessionsIndex {
     if (entries.length === 0) return;
     const sets = entries.map(([k]) => `${cols[k]} = @${k}`).join(", ");
     this.db.prepare(`UPDATE sessions SET ${sets} WHERE id = @id`).run({ ...Object.fromEntries(entries), id });
+  }
+
+  /**
+   * A generated title: stored unless the user named the session (then false, and nothing changes).
+   * Checked in the same statement as the write, so a rename that lands first always wins.
+   */
+  setAutoTitle(id: string, name: string): boolean {
+    return (
+      this.db
+        .prepare("UPDATE sessions SET name = ?, name_source = 'auto' WHERE id = ? AND name_source != 'user'")
+        .run(name, id).changes === 1
+    );
   }
 
   remove(id: string): void {

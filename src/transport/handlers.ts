@@ -12,6 +12,7 @@ import type { SessionsIndex } from "../store/sessions-index.js";
 import type { TokenMatch, TokenStore } from "../store/tokens.js";
 import type { WorkspaceService } from "../workspaces/service.js";
 import { workspaceHandlers } from "./workspace-handlers.js";
+import { type InsightDeps, insightHandlers } from "./insight-handlers.js";
 
 /** What a handler may do to the connection that called it. */
 export interface CallContext {
@@ -44,6 +45,8 @@ export interface HandlerDeps {
   index: Pick<SessionsIndex, "get" | "list">;
   workspaces: WorkspaceService;
   nativeCalls: NativeCalls;
+  /** sessions.search and usage.summary. */
+  insights: InsightDeps;
 }
 
 function ownerOnly(ctx: CallContext): void {
@@ -110,6 +113,7 @@ export function createHandlers({
   fileLimit,
   fallbackDefaultModel,
   workspaces,
+  insights,
 }: HandlerDeps): Handlers {
   const access = roles(tokens, index);
   const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
@@ -213,6 +217,7 @@ export function createHandlers({
     }),
     ...permissionHandlers(permissions, access),
     ...workspaceHandlers({ sessions, workspaces, reposFile, index }),
+    ...insightHandlers(insights),
   };
 }
 

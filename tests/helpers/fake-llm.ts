@@ -2,6 +2,7 @@ import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Model } from "@mariozechner/pi-ai";
+import { TITLE_SYSTEM_PROMPT } from "../../src/sessions/titles.js";
 
 export type FakeStep =
   | {
@@ -10,6 +11,8 @@ export type FakeStep =
       chunkSize?: number;
       delayMs?: number;
       finishReason?: "stop" | "length";
+      /** Prompt tokens reported as read from the provider's cache. */
+      cachedTokens?: number;
     }
   | {
       kind: "tool_call";
@@ -18,12 +21,14 @@ export type FakeStep =
       id?: string;
       text?: string;
       delayMs?: number;
+      cachedTokens?: number;
     }
   | {
       kind: "tool_calls";
       calls: { name: string; args: Record<string, unknown>; id?: string }[];
       text?: string;
       delayMs?: number;
+      cachedTokens?: number;
     }
   | {
       kind: "error";
@@ -73,15 +78,30 @@ export interface ChatRequestBody {
   [key: string]: unknown;
 }
 
+/** The token counts a response reported (OpenAI's usage fields). */
+export interface FakeUsage {
+  prompt: number;
+  completion: number;
+  cached: number;
+}
+
 export interface FakeRequest {
   body: ChatRequestBody;
   headers: Record<string, string | string[] | undefined>;
+  /** Set once the response reported its usage. */
+  usage?: FakeUsage;
 }
 
 export interface FakeLlm {
   /** Server base, e.g. http://127.0.0.1:PORT; pi's baseUrl is `${url}/v1`. */
   url: string;
   requests: FakeRequest[];
+  /**
+   * pi-server's session-title requests (told by their system prompt): kept out of `requests` and
+   * the step queue, so scripted turns stay as they are. Answered by the title responder.
+   */
+  titleRequests: FakeRequest[];
+  setTitleResponder(fn: ((req: FakeRequest) => FakeStep) | undefined): void;
   enqueue(...steps: FakeStep[]): void;
   setResponder(fn: ((req: FakeRequest) => FakeStep) | undefined): void;
   /** Resolves once at least `count` chat requests have arrived. */
@@ -126,7 +146,11 @@ export interface FakeModelsJson {
   };
 }
 
-export function fakeModelsJson(llm: Pick<FakeLlm, "url">): FakeModelsJson {
+/** USD per million tokens, as in models.json. */
+export type FakeCost = FakeModelDef["cost"];
+const FREE: FakeCost = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+
+export function fakeModelsJson(llm: Pick<FakeLlm, "url">, cost: FakeCost = FREE): FakeModelsJson {
   return {
     providers: {
       fake: {
@@ -148,7 +172,7 @@ export function fakeModelsJson(llm: Pick<FakeLlm, "url">): FakeModelsJson {
           input: ["text"],
           contextWindow: 128000,
           maxTokens: 4096,
-          cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 },
+          cost: { ...cost },
         })),
       },
     },
@@ -186,6 +210,7 @@ interface Plan {
   delayMs: number;
   toolCalls: ToolCallSpec[];
   finishReason: "stop" | "length" | "tool_calls";
+  cachedTokens: number;
 }
 
 function splitChunks(s: string, size: number): string[] {
@@ -241,6 +266,8 @@ export async function startFakeLlm(): Promise<FakeLlm> {
   const queue: FakeStep[] = [];
   let responder: ((req: FakeRequest) => FakeStep) | undefined;
   const requests: FakeRequest[] = [];
+  const titleRequests: FakeRequest[] = [];
+  let titleResponder: ((req: FakeRequest) => FakeStep) | undefined;
   const sockets = new Set<Socket>();
   const streams = new Set<http.ServerResponse>();
   const waiters = new Set<() => void>();
@@ -268,6 +295,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
           delayMs: step.delayMs ?? 0,
           toolCalls: [],
           finishReason: step.finishReason ?? "stop",
+          cachedTokens: step.cachedTokens ?? 0,
         };
       case "tool_call":
         return {
@@ -276,6 +304,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
           delayMs: step.delayMs ?? 0,
           toolCalls: [{ id: step.id ?? newId(), name: step.name, args: JSON.stringify(step.args) }],
           finishReason: "tool_calls",
+          cachedTokens: step.cachedTokens ?? 0,
         };
       case "tool_calls":
         return {
@@ -288,6 +317,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
             args: JSON.stringify(c.args),
           })),
           finishReason: "tool_calls",
+          cachedTokens: step.cachedTokens ?? 0,
         };
     }
   };
@@ -305,12 +335,17 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       return;
     }
     const fakeReq: FakeRequest = { body: parsed, headers: { ...req.headers } };
-    requests.push(fakeReq);
+    const first = parsed.messages[0];
+    const isTitle = first?.role === "system" && first.content === TITLE_SYSTEM_PROMPT;
+    if (isTitle) titleRequests.push(fakeReq);
+    else requests.push(fakeReq);
     notifyWaiters();
 
     let step: FakeStep;
     try {
-      step = nextStep(fakeReq);
+      step = isTitle
+        ? (titleResponder?.(fakeReq) ?? { kind: "text", text: "Fake title" })
+        : nextStep(fakeReq);
     } catch (err) {
       sendJson(res, 500, errorBody(500, `fake responder threw: ${String(err)}`, "server_error"));
       return;
@@ -347,6 +382,8 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       const completionTokens = estimateTokens(
         plan.text.length + plan.toolCalls.reduce((n, t) => n + t.args.length, 0),
       );
+      const cached = Math.min(plan.cachedTokens, promptTokens);
+      fakeReq.usage = { prompt: promptTokens, completion: completionTokens, cached };
       sendJson(res, 200, {
         id,
         object: "chat.completion",
@@ -375,6 +412,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
           prompt_tokens: promptTokens,
           completion_tokens: completionTokens,
           total_tokens: promptTokens + completionTokens,
+          prompt_tokens_details: { cached_tokens: cached },
         },
       });
       return;
@@ -445,6 +483,8 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       const completionTokens = estimateTokens(
         plan.text.length + plan.toolCalls.reduce((n, t) => n + t.args.length, 0),
       );
+      const cached = Math.min(plan.cachedTokens, promptTokens);
+      fakeReq.usage = { prompt: promptTokens, completion: completionTokens, cached };
       write(
         JSON.stringify({
           id,
@@ -456,6 +496,7 @@ export async function startFakeLlm(): Promise<FakeLlm> {
             prompt_tokens: promptTokens,
             completion_tokens: completionTokens,
             total_tokens: promptTokens + completionTokens,
+            prompt_tokens_details: { cached_tokens: cached },
           },
         }),
       );
@@ -509,6 +550,10 @@ export async function startFakeLlm(): Promise<FakeLlm> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    titleRequests,
+    setTitleResponder(fn): void {
+      titleResponder = fn;
+    },
     enqueue(...steps: FakeStep[]): void {
       queue.push(...steps);
     },
@@ -547,6 +592,8 @@ export async function startFakeLlm(): Promise<FakeLlm> {
       queue.length = 0;
       responder = undefined;
       requests.length = 0;
+      titleRequests.length = 0;
+      titleResponder = undefined;
     },
     close(): Promise<void> {
       closing ??= (async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PiClient, type ConnectOptions, type AnyEvent } from "../../src/client/client.js";
 import { startServer, type RunningServer, type StartOptions } from "../../src/server.js";
-import { fakeModelsJson, startFakeLlm, type FakeLlm, type FakeStep } from "./fake-llm.js";
+import { type FakeCost, fakeModelsJson, startFakeLlm, type FakeLlm, type FakeStep } from "./fake-llm.js";
 
 export const TOKEN = "test-owner-token-0123456789abcdef";
 
@@ -30,6 +30,8 @@ export function makeRepo(files: Record<string, string> = { "README.md": "# demo\
 
 export interface HarnessOptions {
   config?: Record<string, unknown>;
+  /** USD per million tokens of the fake models (default: free). */
+  modelCost?: FakeCost;
   repos?: Record<string, string>;
   start?: Partial<StartOptions>;
 }
@@ -49,7 +51,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const llm = await startFakeLlm();
   const dataDir = tmp("data");
   const repo = makeRepo();
-  writeFileSync(join(dataDir, "models.json"), JSON.stringify(fakeModelsJson(llm)));
+  writeFileSync(join(dataDir, "models.json"), JSON.stringify(fakeModelsJson(llm, opts.modelCost)));
   writeFileSync(
     join(dataDir, "config.json"),
     JSON.stringify({ defaultModel: "fake/fake-model", ...opts.config }),
