@@ -169,9 +169,15 @@ const MIGRATIONS: string[] = [
    );`,
 ];
 
+/** The standalone binary loads the SQLite addon from where it unpacked it (src/binary/main.ts). */
+function sqliteOptions(): Database.Options | undefined {
+  const addon = (globalThis as { __piServerSqliteAddon?: object }).__piServerSqliteAddon;
+  return addon ? { nativeBinding: addon as unknown as string } : undefined;
+}
+
 export function openDb(file: string): Db {
   const fresh = !existsSync(file);
-  const db = new Database(file);
+  const db = new Database(file, sqliteOptions());
   if (fresh) chmodSync(file, 0o600);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
