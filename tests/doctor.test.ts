@@ -49,9 +49,10 @@ async function cleanDataDir(): Promise<string> {
 let clean: string;
 beforeAll(async () => {
   clean = await cleanDataDir();
-});
+}, 240_000);
 
-describe("pi-server doctor", () => {
+// Every check spawns the CLI, which loads pi: slow on a loaded machine.
+describe("pi-server doctor", { timeout: 240_000 }, () => {
   it("passes on a clean data dir (no model is a warning) and changes nothing", async () => {
     const before = readdirSync(clean).sort();
     const r = await doctor(clean);
