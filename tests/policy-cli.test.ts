@@ -81,7 +81,7 @@ describe("pi-server rules and audit", () => {
   it("refuses malformed rules with a message", async () => {
     const noSession = await cli("rules", "add", "allow", "bash", "--scope", "session");
     expect(noSession.code).toBe(1);
-    expect(noSession.stderr).toContain("scope session needs sessionId");
+    expect(noSession.stderr).toContain("--scope session needs --session <id>");
     const badDecision = await cli("rules", "add", "maybe", "bash");
     expect(badDecision.code).toBe(1);
     expect(badDecision.stderr).toContain("decision must be allow, ask or deny");
