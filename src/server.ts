@@ -8,6 +8,10 @@ import { CloseCode } from "./protocol/errors.js";
 import type { ServerInfo } from "./protocol/types.js";
 import { SessionService } from "./sessions/service.js";
 import { PermissionBroker } from "./sessions/permissions.js";
+import type { Agent as HttpsAgent } from "node:https";
+import { PushService } from "./push/push-service.js";
+import { loadVapidKeys } from "./push/vapid.js";
+import { PushSubscriptionsStore } from "./store/push-subscriptions.js";
 import { NativeCalls } from "./sessions/native-calls.js";
 import { AuditLog } from "./store/audit.js";
 import { PermissionRequestsStore } from "./store/permission-requests.js";
@@ -92,6 +96,8 @@ export interface StartOptions {
   demo?: boolean;
   /** The web app's build served at /app/ (default: dist-web/ in the package root). */
   webDir?: string;
+  /** The https agent Web Push deliveries go through (a test's own CA); default: Node's global one. */
+  pushAgent?: HttpsAgent;
 }
 
 /** Where the web app's Vite build writes. */
@@ -227,6 +233,15 @@ async function startLocked(
     log.warn(`demo mode: ${DEMO_MODEL} is an offline script, not an LLM`);
   }
   const index = new SessionsIndex(db);
+  const push = new PushService({
+    store: new PushSubscriptionsStore(db),
+    vapid: loadVapidKeys(paths.identity),
+    subject: "mailto:pi-server@localhost",
+    log,
+    sessionName: (id) => index.get(id)?.name,
+    tokenAlive: (id) => id === "env" || tokens.exists(id),
+    ...(opts.pushAgent && { agent: opts.pushAgent }),
+  });
   const metrics = new ServerMetrics({ version: SERVER_VERSION, piVersion: pi.version });
   const permissions = new PermissionBroker({
     rules: new RulesStore(db),
@@ -237,6 +252,7 @@ async function startLocked(
     config: () => loadConfig(paths.config),
     log,
     metrics,
+    onAsk: (request) => push.permissionRequested(request),
   });
   if (demoRepoOwned) askBeforeDemoWrites(permissions);
   const runtimeKind = config.runtime ?? "sandbox";
@@ -337,6 +353,7 @@ async function startLocked(
       configFile: paths.config,
       tokens,
       onRevoked: (ids) => revoke(ids),
+      push,
       permissions,
       index,
       workspaces,
@@ -397,7 +414,10 @@ async function startLocked(
       };
     },
   });
-  revoke = (ids) => app.revoke(ids);
+  revoke = (ids) => {
+    push.forgetDevices(ids);
+    app.revoke(ids);
+  };
   try {
     await fastify.listen({ port: opts.port ?? config.port ?? 3141, host });
   } catch (err) {
@@ -467,6 +487,8 @@ async function startLocked(
         // server_shutdown, then the aborted turns' interrupted status, reach clients before the close.
         await sessions.close();
         await hooks.close();
+        // Deliveries under way get a moment; a push service that is down must not hold up the stop.
+        await Promise.race([push.settled(), new Promise((r) => setTimeout(r, 2000).unref())]);
         await Promise.all([...connections].map((c) => c.flush(2000)));
         for (const c of connections) c.close(CloseCode.goingAway, "server shutting down");
         await fastify.close();

@@ -7,6 +7,7 @@ import {
   RuleDecision,
   RuleScope,
 } from "./permissions.js";
+import { PushMethods } from "./push.js";
 import { HelloParams, HelloResult, ReplayVerdict } from "./hello.js";
 import { SearchMethods } from "./search.js";
 import { UsageMethods } from "./usage.js";
@@ -442,6 +443,7 @@ export const Methods = {
   }),
   ...SearchMethods,
   ...UsageMethods,
+  ...PushMethods,
 } as const;
 
 export type Methods = typeof Methods;

@@ -47,6 +47,8 @@ export interface PermissionDeps {
   config: () => ServerConfig;
   log: Logger;
   metrics?: PermissionMetrics;
+  /** A request now waits for an answer (also one waiting again after a restart): devices are told. */
+  onAsk?: (request: PermissionRequest) => void;
 }
 
 /** What the gate needs of a session. */
@@ -377,6 +379,7 @@ export class PermissionBroker {
       const { sessionId: _omit, ...payload } = request;
       waiting.frame = session.emit({ type: "permission_request", payload });
       if (!waiting.frame) this.settle(request.id, { decision: "cancelled", by: "shutdown", rules: [] });
+      else this.deps.onAsk?.(request);
     });
     return { outcome, request };
   }

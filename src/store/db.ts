@@ -167,6 +167,18 @@ const MIGRATIONS: string[] = [
      usd REAL NOT NULL,
      PRIMARY KEY (scope, key)
    );`,
+  // Web Push subscriptions, each of the device token that registered it (revoking it drops them).
+  `CREATE TABLE push_subscriptions (
+     id TEXT PRIMARY KEY,
+     token_id TEXT NOT NULL,
+     endpoint TEXT NOT NULL UNIQUE,
+     p256dh TEXT NOT NULL,
+     auth TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_success_at INTEGER,
+     failures INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX push_subscriptions_token ON push_subscriptions (token_id);`,
 ];
 
 /** The standalone binary loads the SQLite addon from where it unpacked it (src/binary/main.ts). */

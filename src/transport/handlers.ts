@@ -4,6 +4,8 @@ import { listRepos, ReposFileError } from "../repos/repos.js";
 import type { AttachLevel, LiveSession, Subscription } from "../sessions/live-session.js";
 import type { NativeCalls } from "../sessions/native-calls.js";
 import type { PermissionBroker } from "../sessions/permissions.js";
+import type { PushService } from "../push/push-service.js";
+import { pushHandlers } from "./push-handlers.js";
 import { getDefaultModel, setDefaultModel } from "../sessions/default-model.js";
 import type { SessionService } from "../sessions/service.js";
 import { sessionDiff } from "../sessions/session-diff.js";
@@ -47,6 +49,7 @@ export interface HandlerDeps {
   nativeCalls: NativeCalls;
   /** sessions.search and usage.summary. */
   insights: InsightDeps;
+  push: PushService;
 }
 
 function ownerOnly(ctx: CallContext): void {
@@ -114,6 +117,7 @@ export function createHandlers({
   fallbackDefaultModel,
   workspaces,
   insights,
+  push,
 }: HandlerDeps): Handlers {
   const access = roles(tokens, index);
   const scoped = (ctx: CallContext): Promise<LiveSession> => sessions.open(ctx.sessionId);
@@ -218,6 +222,7 @@ export function createHandlers({
     ...permissionHandlers(permissions, access),
     ...workspaceHandlers({ sessions, workspaces, reposFile, index }),
     ...insightHandlers(insights),
+    ...pushHandlers(push),
   };
 }
 

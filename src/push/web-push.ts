@@ -1,0 +1,90 @@
+import type { Agent as HttpsAgent } from "node:https";
+import { setTimeout as delay } from "node:timers/promises";
+import type { Logger } from "pino";
+import webpush from "web-push";
+import type { PushSubscriptionRecord, PushSubscriptionsStore } from "../store/push-subscriptions.js";
+import type { VapidKeys } from "./vapid.js";
+
+/** What a notification carries: the minimum for the service worker to show it and act on it. */
+export interface PushPayload {
+  kind: "permission";
+  requestId: string;
+  sessionId: string;
+  title: string;
+  body: string;
+  tool?: string;
+}
+
+export interface WebPushDeps {
+  store: PushSubscriptionsStore;
+  vapid: VapidKeys;
+  /** The VAPID `sub` claim: how a push service reaches the operator (mailto: or https:). */
+  subject: string;
+  log: Logger;
+  /** A subscription whose device was revoked is dropped instead of sent to. */
+  alive: (s: PushSubscriptionRecord) => boolean;
+  /** Delays between attempts; a delivery is tried once more per entry. */
+  backoffMs?: number[];
+  agent?: HttpsAgent;
+}
+
+const TTL_SECONDS = 10 * 60;
+
+/** Sends to every subscription; retries transient failures with backoff, drops the dead (404/410). */
+export class WebPushSender {
+  private readonly backoff: number[];
+
+  constructor(private readonly deps: WebPushDeps) {
+    this.backoff = deps.backoffMs ?? [1000, 4000, 15000];
+  }
+
+  async sendAll(payload: PushPayload): Promise<void> {
+    const all = this.deps.store.list();
+    for (const s of all) if (!this.deps.alive(s)) this.deps.store.remove(s.id);
+    await Promise.all(all.filter((s) => this.deps.alive(s)).map((s) => this.send(s, payload)));
+  }
+
+  private async send(s: PushSubscriptionRecord, payload: PushPayload): Promise<void> {
+    const body = JSON.stringify(payload);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await webpush.sendNotification(
+          { endpoint: s.endpoint, keys: { p256dh: s.p256dh, auth: s.auth } },
+          body,
+          {
+            vapidDetails: { subject: this.deps.subject, ...this.deps.vapid },
+            TTL: TTL_SECONDS,
+            urgency: "high",
+            contentEncoding: "aes128gcm",
+            timeout: 10_000,
+            ...(this.deps.agent && { agent: this.deps.agent }),
+          },
+        );
+        this.deps.store.delivered(s.id, true);
+        return;
+      } catch (err) {
+        const status = (err as { statusCode?: number }).statusCode;
+        if (status === 404 || status === 410) {
+          this.deps.log.info({ subscription: s.id, status }, "push subscription is gone; dropped");
+          this.deps.store.remove(s.id);
+          return;
+        }
+        const wait = this.backoff[attempt];
+        const permanent = status !== undefined && status >= 400 && status < 500 && status !== 429;
+        if (wait === undefined || permanent) {
+          this.deps.log.warn(
+            { err, subscription: s.id, status, attempts: attempt + 1 },
+            "push delivery failed",
+          );
+          this.deps.store.delivered(s.id, false);
+          return;
+        }
+        this.deps.log.info(
+          { subscription: s.id, status, attempt: attempt + 1 },
+          "push delivery failed; retrying",
+        );
+        await delay(wait);
+      }
+    }
+  }
+}
