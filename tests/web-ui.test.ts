@@ -102,6 +102,7 @@ describe.skipIf(!ready)("web app", () => {
     await card.waitFor();
     await expect(card.locator("pre").first().innerText()).resolves.toBe("hello.txt");
     await expect(page.title()).resolves.toMatch(/^\(1\)/);
+    await card.getByRole("button", { name: "Allow for this turn" }).waitFor();
     await shot("approval");
     await card.getByRole("button", { name: "Allow once" }).click();
     await page.getByText("I wrote hello.txt.").waitFor();
@@ -117,8 +118,14 @@ describe.skipIf(!ready)("web app", () => {
     await page.getByRole("button", { name: "Send" }).click();
     await card.waitFor();
     await expect(card.locator("pre").first().innerText()).resolves.toBe("rm -rf build && echo gone");
+    const before = h.llm.requests.length;
+    await card.getByLabel(/Reason, if you deny/).fill("build holds the release artefacts");
     await card.getByRole("button", { name: "Deny", exact: true }).click();
     await page.getByText("Understood, I left it.").waitFor();
+    await expect(card.count()).resolves.toBe(0);
+    // The denial's reason reaches the model with the failed tool result.
+    const sent = JSON.stringify(h.llm.requests.slice(before).map((r) => r.body.messages));
+    expect(sent).toContain("The user says: build holds the release artefacts");
     await page.locator('.tool[data-tool="bash"] .tool-state', { hasText: "failed" }).waitFor();
     await expect(page.title()).resolves.toBe("pi");
     const worktree = (await h.connect()).request("session.list", {});

@@ -28,6 +28,7 @@ export function ApprovalCard({ req }: { req: PermissionRequest }) {
   const [full, setFull] = useState<Record<string, unknown> | undefined>();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
+  const [why, setWhy] = useState("");
   const input = full ?? (req.input as Record<string, unknown>);
   const clipped = !full && req.clipped && req.clipped.length > 0;
 
@@ -37,7 +38,13 @@ export function ApprovalCard({ req }: { req: PermissionRequest }) {
     setBusy(true);
     setError(undefined);
     try {
-      await conn.request("permission.respond", { id: req.id, decision: decision as never });
+      // The server refuses a message with an allow, and the model reads it only on a denial.
+      const message = decision.startsWith("deny") ? why.trim().slice(0, 2000) : "";
+      await conn.request("permission.respond", {
+        id: req.id,
+        decision: decision as never,
+        ...(message ? { message } : {}),
+      });
     } catch (err) {
       // Someone else answered first: the card goes, as it does on every other device.
       if (err instanceof RpcError && err.code === "not_found") {
@@ -85,6 +92,19 @@ export function ApprovalCard({ req }: { req: PermissionRequest }) {
         <p class="error" role="alert">
           {error}
         </p>
+      ) : null}
+      {req.options.some((o) => o.startsWith("deny")) ? (
+        <div class="deny-why">
+          <label for={`${headingId}-why`}>Reason, if you deny (the agent reads it)</label>
+          <textarea
+            id={`${headingId}-why`}
+            rows={2}
+            maxLength={2000}
+            value={why}
+            disabled={busy}
+            onInput={(e) => setWhy((e.target as HTMLTextAreaElement).value)}
+          />
+        </div>
       ) : null}
       <div class="options">
         {req.options.map((o) => (
