@@ -49,7 +49,13 @@ async function main(): Promise<void> {
   const manifest = JSON.parse(getAsset("manifest.json", "utf8")) as Manifest;
   const dir = unpack(manifest);
   process.env.PI_PACKAGE_DIR = join(dir, "pi");
-  const g = globalThis as { __piServerMetaUrl?: string; __piServerSqliteAddon?: unknown };
+  const g = globalThis as {
+    __piServerMetaUrl?: string;
+    __piServerSqliteAddon?: unknown;
+    __piServerStandalone?: boolean;
+  };
+  // `service install` runs this executable itself, not node and a script.
+  g.__piServerStandalone = true;
   // The bundle's import.meta.url: ../package.json and ../dist-web resolve inside the unpacked app.
   g.__piServerMetaUrl = pathToFileURL(join(dir, "app", "dist", "pi-server.cjs")).href;
   const addon = { exports: {} as unknown };

@@ -12,6 +12,7 @@ import { registerAdminCommands } from "./admin-commands.js";
 import { registerApprovalCommands } from "./approval-commands.js";
 import { registerConfigCommands } from "./config-commands.js";
 import { registerDoctorCommand } from "./doctor.js";
+import { registerServiceCommands } from "./service.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerPolicyCommands } from "./policy-commands.js";
 import { registerUsageCommand } from "./usage-command.js";
@@ -226,6 +227,7 @@ export function buildProgram(): Command {
   registerAdminCommands(program);
   registerConfigCommands(program);
   registerDoctorCommand(program);
+  registerServiceCommands(program);
   registerInitCommand(program);
   registerPolicyCommands(program);
   registerApprovalCommands(program);
