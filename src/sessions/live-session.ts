@@ -27,7 +27,7 @@ import { sessionInfo, sessionState } from "./views.js";
 import { portableMessage } from "./portable-messages.js";
 import { runOutcome, translate } from "./translate.js";
 import { outboundEvent, targetedFrame } from "./frames.js";
-import { type OutboundEvent, ReplayRing } from "./replay-ring.js";
+import { type OutboundEvent, type ReplayBudget, ReplayRing } from "./replay-ring.js";
 import type { NativeFrame, NativeToolHost } from "./native-tools.js";
 import { type AttachLevel, type ReplayVerdict, type SubscriberTraits, Subscription } from "./subscription.js";
 import { TurnIds } from "./turn-ids.js";
@@ -45,6 +45,8 @@ export interface LiveSessionDeps {
   log: Logger;
   replayLimit: number;
   replayBytes: number;
+  /** Shared by every loaded session: bounds all replay rings together. */
+  replayBudget?: ReplayBudget;
   findModel: (provider: string, modelId: string) => PiModel;
   permissions?: SessionPermissions;
   /** Where the session's tools run; every process still running is killed on abort and dispose. */
@@ -107,7 +109,7 @@ export class LiveSession {
   ) {
     this.seq = Math.max(record.lastSeq, record.seqReserved);
     this.seqReserved = this.seq;
-    this.ring = new ReplayRing(deps.replayLimit, deps.replayBytes);
+    this.ring = new ReplayRing(deps.replayLimit, deps.replayBytes, deps.replayBudget);
     this.status = record.status === "running" ? "interrupted" : record.status;
     this.native = deps.nativeTools?.((type, payload) =>
       targetedFrame(this.record.id, this.epoch, this.seq, type, payload),
@@ -525,6 +527,7 @@ export class LiveSession {
     this.disposed = true;
     this.unsubscribePi();
     this.agent.dispose();
+    this.ring.release();
     // A clean stop knows the exact last seq: the next start continues right after it.
     this.deps.index.update(this.record.id, { lastSeq: this.seq, seqReserved: this.seq, status: this.status });
     for (const s of [...this.subs]) s.close();

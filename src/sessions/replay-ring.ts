@@ -1,6 +1,8 @@
 /** An event stamped with its seq and serialised once, whatever the number of listeners. */
 export interface OutboundEvent {
   seq: number;
+  /** On a merged delta only: the first of the seqs firstSeq … seq it stands for. */
+  firstSeq?: number;
   type: string;
   data: string;
   /** Set on text/thinking deltas so a lagging connection can merge consecutive pieces of one block. */
@@ -15,7 +17,42 @@ export interface OutboundEvent {
 }
 
 /**
- * The last events of a session, bounded by count and by bytes. A circular buffer: pushing and
+ * The bytes every session's ring holds together, bounded by `maxBytes`. A ring over its fair share
+ * (maxBytes ÷ rings) gives up its own oldest events first; only when the others hold more than
+ * theirs does the largest ring give way. An evicted event is gone for replay: a resume from before
+ * it is answered `gap`, never a replay with a hole.
+ */
+export class ReplayBudget {
+  private readonly rings = new Set<ReplayRing>();
+  bytes = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  add(ring: ReplayRing): void {
+    this.rings.add(ring);
+  }
+
+  remove(ring: ReplayRing): void {
+    this.rings.delete(ring);
+  }
+
+  /** Called by a ring that just grew. */
+  settle(grown: ReplayRing): void {
+    if (this.bytes <= this.maxBytes) return;
+    const share = this.maxBytes / Math.max(1, this.rings.size);
+    while (this.bytes > this.maxBytes && grown.bytes > share) grown.evictOldest();
+    while (this.bytes > this.maxBytes) {
+      let largest: ReplayRing | undefined;
+      for (const r of this.rings) if (!largest || r.bytes > largest.bytes) largest = r;
+      if (!largest || largest.count === 0) return;
+      largest.evictOldest();
+    }
+  }
+}
+
+/**
+ * The last events of a session, bounded by count and by bytes (its own, and the budget's over all
+ * sessions). A circular buffer: pushing and
  * evicting are O(1), and since seqs are contiguous, finding where a replay starts is arithmetic.
  */
 export class ReplayRing {
@@ -28,7 +65,10 @@ export class ReplayRing {
   constructor(
     private readonly maxEvents: number,
     private readonly maxBytes: number,
-  ) {}
+    private readonly budget?: ReplayBudget,
+  ) {
+    budget?.add(this);
+  }
 
   get count(): number {
     return this.size;
@@ -49,7 +89,19 @@ export class ReplayRing {
     this.slots[(this.head + this.size) % this.maxEvents] = e;
     this.size++;
     this.bytesHeld += e.data.length;
+    if (this.budget) this.budget.bytes += e.data.length;
     while (this.size > 0 && this.bytesHeld > this.maxBytes) this.evict();
+    this.budget?.settle(this);
+  }
+
+  evictOldest(): void {
+    if (this.size > 0) this.evict();
+  }
+
+  /** Empties the ring and leaves the budget (the session is unloaded). */
+  release(): void {
+    while (this.size > 0) this.evict();
+    this.budget?.remove(this);
   }
 
   /** Every buffered event with seq > sinceSeq, oldest first. */
@@ -70,6 +122,8 @@ export class ReplayRing {
     this.slots[this.head] = undefined;
     this.head = (this.head + 1) % this.maxEvents;
     this.size--;
-    this.bytesHeld -= e?.data.length ?? 0;
+    const bytes = e?.data.length ?? 0;
+    this.bytesHeld -= bytes;
+    if (this.budget) this.budget.bytes -= bytes;
   }
 }

@@ -26,6 +26,7 @@ import { planResume, type ResumePlan, runResumedCalls } from "./resume-turn.js";
 import type { TurnMetrics } from "../metrics/metrics.js";
 import type { BudgetSession } from "./budgets.js";
 import type { SessionHooks } from "./session-hooks.js";
+import { ReplayBudget } from "./replay-ring.js";
 import { SessionGit } from "./session-git.js";
 import { sessionRuntime } from "./session-runtime.js";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
@@ -47,7 +48,12 @@ export interface SessionServiceDeps {
   pi: PiRuntime;
   index: SessionsIndex;
   config: () => ServerConfig;
-  limits: { maxSessions: number; replayBufferEvents: number; replayBufferBytes: number } & RuntimeLimits;
+  limits: {
+    maxSessions: number;
+    replayBufferEvents: number;
+    replayBufferBytes: number;
+    replayTotalBytes: number;
+  } & RuntimeLimits;
   log: Logger;
   /** Gates every tool call of every session. */
   permissions: PermissionBroker;
@@ -92,10 +98,12 @@ export class SessionService {
   private readonly deleting = new Set<string>();
   private readonly gits = new Map<string, SessionGit>();
   private closing = false;
+  private readonly replayBudget: ReplayBudget;
   /** Sessions being created, counted against maxSessions before they reach the index. */
   private creating = 0;
 
   constructor(private readonly deps: SessionServiceDeps) {
+    this.replayBudget = new ReplayBudget(deps.limits.replayTotalBytes);
     const interrupted = deps.index.markInterrupted();
     if (interrupted.length > 0)
       deps.log.warn({ sessions: interrupted }, "sessions were running at last shutdown");
@@ -360,6 +368,7 @@ export class SessionService {
       log: this.deps.log,
       replayLimit: this.deps.limits.replayBufferEvents,
       replayBytes: this.deps.limits.replayBufferBytes,
+      replayBudget: this.replayBudget,
       findModel: (p, m) => this.findModel(p, m),
       permissions: this.deps.permissions.forSession(record.id),
       runtime,

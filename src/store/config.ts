@@ -135,6 +135,7 @@ export const ServerConfig = Type.Object(
           maxSessionsGlobal: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
           replayBufferEvents: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
           replayBufferBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 1024 * 1024 * 1024 })),
+          replayTotalBytes: Type.Optional(Type.Integer({ minimum: 0, maximum: 16 * 1024 * 1024 * 1024 })),
           helloTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
           sendQueueBytes: Type.Optional(Type.Integer({ minimum: 16 * 1024, maximum: 1024 * 1024 * 1024 })),
           maxJsonDepth: Type.Optional(Type.Integer({ minimum: 4, maximum: 1000 })),
@@ -165,6 +166,8 @@ export interface Limits {
   replayBufferEvents: number;
   /** Characters of serialised events kept per session for replay. */
   replayBufferBytes: number;
+  /** The same over every loaded session together. */
+  replayTotalBytes: number;
   helloTimeoutMs: number;
   /** Bytes a connection may have waiting to be sent before it is closed as a slow consumer. */
   sendQueueBytes: number;
@@ -196,7 +199,8 @@ export const DEFAULT_LIMITS: Limits = {
   maxSessionsPerWorkspace: 3,
   maxSessionsGlobal: 5,
   replayBufferEvents: 5000,
-  replayBufferBytes: 16 * 1024 * 1024,
+  replayBufferBytes: 4 * 1024 * 1024,
+  replayTotalBytes: 64 * 1024 * 1024,
   helloTimeoutMs: 10_000,
   sendQueueBytes: 8 * 1024 * 1024,
   maxJsonDepth: 32,
