@@ -10,6 +10,8 @@ export interface ConnectOptions extends HelloOptions {
   requestTimeoutMs?: number;
   /** wss:// only: accept exactly the certificate with this SHA-256 (hex, from the invite) instead of a CA chain. */
   tlsFingerprint?: string;
+  /** Offer permessage-deflate on the upgrade (default true, as browsers do). */
+  perMessageDeflate?: boolean;
 }
 
 /** Typed client for the /rpc WebSocket on Node, over `ws` (the protocol itself lives in core.ts). */
@@ -46,6 +48,7 @@ export class PiClient extends RpcClient {
     const pin = opts.tlsFingerprint?.replace(/:/g, "").toLowerCase();
     const ws = new WebSocket(wsUrl, {
       headers,
+      perMessageDeflate: opts.perMessageDeflate ?? true,
       ...(pin
         ? {
             rejectUnauthorized: false,

@@ -60,6 +60,8 @@ export interface HelloOptions {
   serverPublicKey?: string;
   /** Whether this client answers permission requests (default true); see permissions.unanswerable. */
   answersPermissions?: boolean;
+  /** Delta window for every session attached on this connection (hello coalesceMs, 0 … 250 ms). */
+  coalesceMs?: number;
 }
 
 /** Ed25519 verification, sync on Node, async with WebCrypto. */
@@ -112,6 +114,7 @@ export class RpcClient {
       client: { name: opts.clientName ?? "pi-server-client" },
       // It hands permission_request events to its caller, who answers with permission.respond.
       capabilities: { permissionRequests: opts.answersPermissions ?? true },
+      ...(opts.coalesceMs !== undefined && { coalesceMs: opts.coalesceMs }),
       ...extra,
     });
     if (opts.serverPublicKey && nonce) {

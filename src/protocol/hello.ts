@@ -1,4 +1,5 @@
 import { Type } from "typebox";
+import { CoalesceMs } from "./coalesce.js";
 import { NativeToolSpec } from "./native-tools.js";
 import { ServerInfo } from "./types.js";
 
@@ -51,6 +52,8 @@ export const HelloParams = Type.Object(
         Known,
       ),
     ),
+    /** Default delta window of every session this connection attaches to (session.attach may override it). */
+    coalesceMs: Type.Optional(CoalesceMs),
     /** What this client can do; a client that says nothing answers no permission requests. */
     capabilities: Type.Optional(Type.Object({ permissionRequests: Type.Optional(Type.Boolean()) }, Known)),
   },

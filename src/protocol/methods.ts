@@ -8,6 +8,7 @@ import {
   RuleScope,
 } from "./permissions.js";
 import { PushMethods } from "./push.js";
+import { CoalesceMs } from "./coalesce.js";
 import { HelloParams, HelloResult, ReplayVerdict } from "./hello.js";
 import { SearchMethods } from "./search.js";
 import { UsageMethods } from "./usage.js";
@@ -152,6 +153,8 @@ export const Methods = {
         epoch: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
         /** "lifecycle" skips message_update and tool_execution_update; default "full". */
         level: Type.Optional(Type.Union([Type.Literal("full"), Type.Literal("lifecycle")])),
+        /** This attachment's delta window; default: the hello's coalesceMs, else 0. */
+        coalesceMs: Type.Optional(CoalesceMs),
       },
       Known,
     ),

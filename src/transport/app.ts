@@ -24,6 +24,7 @@ import {
 import type { ServerInfo } from "../protocol/types.js";
 import { checker, formatIssues } from "../protocol/validate.js";
 import { type AdmissionOptions, ConnectionAdmission } from "./admission.js";
+import { perMessageDeflate } from "./compression.js";
 import { type Authenticator, bearerToken } from "./auth.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
 import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./guards.js";
@@ -150,7 +151,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await fastify.register(websocket, {
     // Frames between maxFrameBytes and this hard cap get a typed `limit_exceeded` answer; past it
     // ws closes the socket with 1009.
-    options: { maxPayload: deps.connection.maxFrameBytes * 2 },
+    options: { maxPayload: deps.connection.maxFrameBytes * 2, perMessageDeflate },
   });
 
   fastify.get("/health", async () => ({ ok: true }));

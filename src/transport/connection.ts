@@ -27,6 +27,7 @@ import type { CallContext, Handlers } from "./handlers.js";
 import { acceptedTools, clientTraits, helloResult, resumeSessions } from "./hello.js";
 import { jsonTooDeep } from "./json-depth.js";
 import type { ConnectionSnapshot, Resumable, ResumeRegistry } from "./resume.js";
+import { DeltaCoalescer } from "./coalescer.js";
 import { SendQueue, type TransportStats } from "./send-queue.js";
 
 export interface ConnectionOptions {
@@ -72,6 +73,10 @@ export class RpcConnection implements Resumable {
   private cleanedUp = false;
   private alive = true;
   private readonly subs = new Map<string, Subscription>();
+  /** Delta window of each attachment that asked for one (ms), and the coalescer holding its deltas. */
+  private readonly windows = new Map<Subscription, { ms: number; coalescer: DeltaCoalescer }>();
+  /** hello's coalesceMs: the window of attachments that do not name their own. */
+  private defaultCoalesceMs = 0;
   private readonly helloTimer: NodeJS.Timeout;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly log: Logger;
@@ -177,28 +182,45 @@ export class RpcConnection implements Resumable {
     );
   }
 
-  private attach(live: LiveSession, sinceSeq?: number, level?: AttachLevel): Subscription {
+  private attach(
+    live: LiveSession,
+    sinceSeq?: number,
+    level?: AttachLevel,
+    coalesceMs = this.defaultCoalesceMs,
+  ): Subscription {
     if (!this.attachable(live.id)) {
       const max = this.deps.options.maxSessionsPerConnection;
       throw new ProtocolError("limit_exceeded", `at most ${max} sessions attached per connection`, {
         maxSessionsPerConnection: max,
       });
     }
-    this.subs.get(live.id)?.close();
+    const old = this.subs.get(live.id);
+    if (old) this.closeSub(old);
     const sub = live.subscribe(sinceSeq, level, this.traits);
     this.subs.set(live.id, sub);
+    if (coalesceMs > 0)
+      this.windows.set(sub, { ms: coalesceMs, coalescer: new DeltaCoalescer(coalesceMs, this.sendEvent) });
     return sub;
+  }
+
+  /** Starts the flow of a subscription's events (replay first), through its delta window if it has one. */
+  private start(sub: Subscription): void {
+    sub.start(this.windows.get(sub)?.coalescer.push ?? this.sendEvent);
+  }
+
+  private closeSub(sub: Subscription): void {
+    sub.close();
+    this.windows.get(sub)?.coalescer.close();
+    this.windows.delete(sub);
   }
 
   private detach(sessionId: string): boolean {
     const sub = this.subs.get(sessionId);
-    if (!sub || sub.closed) {
-      this.subs.delete(sessionId);
-      return false;
-    }
-    sub.close();
     this.subs.delete(sessionId);
-    return true;
+    if (!sub) return false;
+    const wasOpen = !sub.closed;
+    this.closeSub(sub);
+    return wasOpen;
   }
 
   close(code: number, reason: string): void {
@@ -239,6 +261,7 @@ export class RpcConnection implements Resumable {
         sessionId,
         level: sub.level,
         fromSeq: sub.fromSeq,
+        coalesceMs: this.windows.get(sub)?.ms ?? 0,
       })),
       nativeTools: this.nativeTools,
       permissionRequests: this.traits.permissionRequests,
@@ -265,7 +288,7 @@ export class RpcConnection implements Resumable {
     clearTimeout(this.helloTimer);
     clearInterval(this.heartbeat);
     this.deps.nativeCalls.dropConnection(this.id);
-    for (const sub of this.subs.values()) sub.close();
+    for (const sub of this.subs.values()) this.closeSub(sub);
     this.subs.clear();
     this.queue.drop();
   }
@@ -388,8 +411,8 @@ export class RpcConnection implements Resumable {
         principal,
         sessionId: req.sessionId ?? "",
         attachable: () => this.attachable(),
-        attach: (live, sinceSeq, level) => {
-          const sub = this.attach(live, sinceSeq, level);
+        attach: (live, sinceSeq, level, coalesceMs) => {
+          const sub = this.attach(live, sinceSeq, level, coalesceMs);
           started.push(sub);
           return sub;
         },
@@ -404,13 +427,13 @@ export class RpcConnection implements Resumable {
         result = await handler(params.value, ctx);
       } catch (err) {
         for (const sub of started) {
-          sub.close();
+          this.closeSub(sub);
           for (const [sid, s] of this.subs) if (s === sub) this.subs.delete(sid);
         }
         throw err;
       }
       this.sendResult(id, result);
-      for (const sub of started) sub.start(this.sendEvent);
+      for (const sub of started) this.start(sub);
     } catch (err) {
       if (err instanceof ProtocolError) {
         this.sendError(id, err.code, err.message, err.data, err.details);
@@ -448,10 +471,14 @@ export class RpcConnection implements Resumable {
     const offered = acceptedTools(params, previous);
     this.nativeTools = offered.accepted;
     this.traits = clientTraits(params, previous, offered.accepted, this.id, (data) => this.send(data));
+    this.defaultCoalesceMs = params.coalesceMs ?? 0;
     let resumed: Awaited<ReturnType<typeof resumeSessions>> | undefined;
     if (params.resume) {
       resumed = await resumeSessions(
-        { open: this.deps.openSession, attach: (live, since, level) => this.attach(live, since, level) },
+        {
+          open: this.deps.openSession,
+          attach: (live, since, level, coalesceMs) => this.attach(live, since, level, coalesceMs),
+        },
         params.resume,
         previous,
       );
@@ -467,6 +494,6 @@ export class RpcConnection implements Resumable {
       resume: resumed?.result,
     });
     this.sendResult(id, result);
-    for (const sub of resumed?.started ?? []) sub.start(this.sendEvent);
+    for (const sub of resumed?.started ?? []) this.start(sub);
   }
 }

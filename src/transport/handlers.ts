@@ -24,7 +24,7 @@ export interface CallContext {
   /** The envelope's sessionId; present for every method marked `scoped`. */
   sessionId: string;
   /** Subscribes the connection; events (replay first) flow once this request's response is sent. */
-  attach(live: LiveSession, sinceSeq?: number, level?: AttachLevel): Subscription;
+  attach(live: LiveSession, sinceSeq?: number, level?: AttachLevel, coalesceMs?: number): Subscription;
   /** Whether the connection may attach one more session (limits.maxSessionsPerConnection). */
   attachable(): boolean;
   detach(sessionId: string): boolean;
@@ -163,7 +163,7 @@ export function createHandlers({
     },
     "session.attach": async (params, ctx) => {
       const live = await sessions.open(params.sessionId);
-      const sub = ctx.attach(live, params.sinceSeq, params.level);
+      const sub = ctx.attach(live, params.sinceSeq, params.level, params.coalesceMs);
       const currentModel = live.currentModel();
       return {
         ok: true,

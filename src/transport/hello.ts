@@ -35,7 +35,13 @@ export function capabilityFlags(server: ServerInfo, replayWindowSec: number): He
 
 export interface ResumeHost {
   open(sessionId: string): Promise<LiveSession>;
-  attach(live: LiveSession, sinceSeq: number | undefined, level: AttachLevel): Subscription;
+  /** coalesceMs undefined: the connection's default window. */
+  attach(
+    live: LiveSession,
+    sinceSeq: number | undefined,
+    level: AttachLevel,
+    coalesceMs: number | undefined,
+  ): Subscription;
 }
 
 /**
@@ -48,17 +54,22 @@ export async function resumeSessions(
   resume: ResumeParams,
   previous: ConnectionSnapshot | undefined,
 ): Promise<{ result: ResumeResult; started: Subscription[] }> {
-  const targets = new Map<string, { level: AttachLevel; sinceSeq: number | undefined }>();
+  const targets = new Map<
+    string,
+    { level: AttachLevel; sinceSeq: number | undefined; coalesceMs: number | undefined }
+  >();
   if (previous) {
     for (const a of previous.attachments) {
       targets.set(a.sessionId, {
         level: a.level,
         sinceSeq: resume.lastSeqBySession[a.sessionId] ?? a.fromSeq,
+        // An attachment without a window of its own takes the new hello's.
+        coalesceMs: a.coalesceMs > 0 ? a.coalesceMs : undefined,
       });
     }
   } else {
     for (const [sessionId, seq] of Object.entries(resume.lastSeqBySession)) {
-      targets.set(sessionId, { level: "full", sinceSeq: seq });
+      targets.set(sessionId, { level: "full", sinceSeq: seq, coalesceMs: undefined });
     }
   }
   const sessions: ResumeResult["sessions"] = {};
@@ -66,7 +77,7 @@ export async function resumeSessions(
   for (const [sessionId, t] of targets) {
     try {
       const live = await host.open(sessionId);
-      const sub = host.attach(live, t.sinceSeq, t.level);
+      const sub = host.attach(live, t.sinceSeq, t.level, t.coalesceMs);
       started.push(sub);
       sessions[sessionId] = {
         ok: true,

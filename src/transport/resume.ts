@@ -4,7 +4,8 @@ import type { AttachLevel } from "../sessions/live-session.js";
 /** What a connection was attached to and offered, enough for its successor to carry on. */
 export interface ConnectionSnapshot {
   principalId: string;
-  attachments: { sessionId: string; level: AttachLevel; fromSeq: number }[];
+  /** coalesceMs: the attachment's delta window, kept for the successor (0: none). */
+  attachments: { sessionId: string; level: AttachLevel; fromSeq: number; coalesceMs: number }[];
   nativeTools: NativeToolSpec[];
   permissionRequests: boolean;
 }

@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { WebSocket } from "ws";
-import { PROTOCOL_VERSION } from "../protocol/envelope.js";
 import type { OutboundEvent } from "../sessions/live-session.js";
+import { continues, firstSeqOf, type Merge, mergedDeltaFrame } from "./merged-delta.js";
 
 /** Counters over every connection, for operators and for tests that check memory stays bounded. */
 export interface TransportStats {
@@ -25,8 +25,6 @@ export function newTransportStats(): TransportStats {
 const CORK_FLUSH_BYTES = 64 * 1024;
 /** Frames of a tick written at once before the rest are batched (see batchBurst). */
 const UNCORKED_FRAMES_PER_TICK = 8;
-
-type Merge = NonNullable<OutboundEvent["merge"]>;
 
 interface Item {
   data: string | undefined;
@@ -95,10 +93,7 @@ export class SendQueue {
       event &&
       last?.merge &&
       this.items.length - 1 >= this.head &&
-      last.merge.key === m.key &&
-      last.merge.sessionId === m.sessionId &&
-      last.merge.epoch === m.epoch &&
-      last.merge.seq + 1 === event.seq
+      continues(last.merge, last.merge.seq, event)
     ) {
       last.merge.text += m.text;
       last.merge.seq = event.seq;
@@ -108,7 +103,7 @@ export class SendQueue {
       this.stats.mergedDeltas++;
     } else {
       const item: Item = { data, bytes: data.length };
-      if (m && event) item.merge = { ...m, firstSeq: event.seq, seq: event.seq };
+      if (m && event) item.merge = { ...m, firstSeq: firstSeqOf(event), seq: event.seq };
       this.items.push(item);
       this.bytesQueued += data.length;
     }
@@ -180,14 +175,5 @@ export class SendQueue {
 /** A merged delta: one frame for seqs firstSeq … seq. */
 function render(item: Item): string {
   const m = item.merge as NonNullable<Item["merge"]>;
-  return JSON.stringify({
-    v: PROTOCOL_VERSION,
-    kind: "event",
-    sessionId: m.sessionId,
-    epoch: m.epoch,
-    seq: m.seq,
-    firstSeq: m.firstSeq,
-    type: "message_update",
-    payload: { assistantMessageEvent: { type: m.deltaType, contentIndex: m.contentIndex, delta: m.text } },
-  });
+  return mergedDeltaFrame(m, m.firstSeq, m.seq);
 }

@@ -12,6 +12,11 @@ import type { ServerRecord } from "./storage.js";
 export type ConnState = "connecting" | "connected" | "reconnecting" | "offline" | "revoked" | "untrusted";
 
 const UNAUTHORIZED = 4401;
+/**
+ * Streamed text arrives in frames of 50 ms: still smooth to read (a screen refresh is 16 ms, a reader
+ * notices steps past about 100), and a reply takes a fraction of the frames, radio time and battery.
+ */
+const TEXT_WINDOW_MS = 50;
 
 export interface ConnectionHooks {
   onEvent(e: AnyEvent): void;
@@ -75,6 +80,7 @@ export class Connection {
         token: this.server.token,
         serverPublicKey: this.server.publicKey,
         clientName: `pi-server web app (${this.server.deviceName})`,
+        coalesceMs: TEXT_WINDOW_MS,
         verify: verifyEd25519,
       });
     } catch (err) {
