@@ -46,6 +46,8 @@ import { openDb, type Db } from "./store/db.js";
 import { dataPaths, type DataPaths, prepareDataDir } from "./store/paths.js";
 import { type DataDirLock, DataDirLockedError, lockDataDir } from "./store/lock.js";
 import { SessionsIndex } from "./store/sessions-index.js";
+import { CheckpointStore } from "./store/checkpoints.js";
+import { SessionHistory } from "./sessions/history.js";
 import { generateToken, TokenStore } from "./store/tokens.js";
 import { createAuthenticator } from "./transport/auth.js";
 import { buildApp } from "./transport/app.js";
@@ -243,6 +245,7 @@ async function startLocked(
     ...(opts.pushAgent && { agent: opts.pushAgent }),
   });
   const metrics = new ServerMetrics({ version: SERVER_VERSION, piVersion: pi.version });
+  const checkpoints = new CheckpointStore(db);
   const permissions = new PermissionBroker({
     rules: new RulesStore(db),
     audit: new AuditLog(db),
@@ -328,6 +331,7 @@ async function startLocked(
     workspaces,
     slots,
     hooks,
+    checkpoints,
   });
   sessionsRef.s = sessions;
   const idleUnload = startIdleUnload(
@@ -349,6 +353,13 @@ async function startLocked(
   const app = await buildApp({
     handlers: createHandlers({
       sessions,
+      history: new SessionHistory({
+        sessions,
+        checkpoints,
+        sdk: pi.sdk,
+        paths,
+        config: () => loadConfig(paths.config),
+      }),
       reposFile: paths.repos,
       configFile: paths.config,
       tokens,

@@ -210,7 +210,8 @@ describe("the session's git is not the user's", () => {
       expect(deleted.branchKept).toBe(`pi/${sessionId}`);
       const git = (...args: string[]): string =>
         execFileSync("git", ["-C", h.repo, ...args], { encoding: "utf8" });
-      expect(git("log", "--format=%s", "-1", `pi/${sessionId}`).trim()).toBe("agent");
+      // The agent's commit, under the checkpoint the server made of the turn's leftover change.
+      expect(git("log", "--format=%s", "-2", `pi/${sessionId}`).trim().split("\n")).toEqual(["go", "agent"]);
       git("status");
       git("checkout", "-q", `pi/${sessionId}`);
       git("checkout", "-q", "main");

@@ -40,7 +40,12 @@ beforeAll(async () => {
     "old-name.txt": "a file that moves\nwith two lines\n",
   });
   // A small read limit, so that "too large" is cheap to reach.
-  h = await startHarness({ repos: { work: repo }, start: { limits: { toolFileBytes: 64 * 1024 } } });
+  // Without checkpoints, so the turn leaves uncommitted and untracked changes to diff.
+  h = await startHarness({
+    repos: { work: repo },
+    config: { checkpoints: { enabled: false } },
+    start: { limits: { toolFileBytes: 64 * 1024 } },
+  });
   client = await h.connect();
   client.onEvent((e) => {
     if (e.type === "permission_request") {

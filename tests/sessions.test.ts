@@ -137,6 +137,8 @@ describe("session lifecycle", () => {
     const { session } = await client.request("session.create", { repoId: "demo" });
     await watcher.request("session.attach", { sessionId: session.id });
     await runTurn(h, client, session.id, "hi", { kind: "text", text: "hello" });
+    // The turn's end (its checkpoint) is over before anything else changes the worktree.
+    await client.request("session.checkpoints", { sessionId: session.id });
     writeFileSync(join(session.worktree, "wip.txt"), "work in progress\n");
     writeFileSync(join(session.worktree, "README.md"), "# changed\n");
 

@@ -12,6 +12,7 @@ import { CoalesceMs } from "./coalesce.js";
 import { HelloParams, HelloResult, ReplayVerdict } from "./hello.js";
 import { SearchMethods } from "./search.js";
 import { UsageMethods } from "./usage.js";
+import { HistoryMethods } from "./history.js";
 import {
   DeviceInfo,
   DiffFile,
@@ -447,6 +448,7 @@ export const Methods = {
   ...SearchMethods,
   ...UsageMethods,
   ...PushMethods,
+  ...HistoryMethods,
 } as const;
 
 export type Methods = typeof Methods;

@@ -83,6 +83,8 @@ export const SessionInfo = Type.Object({
   sessionId: Type.String(),
   mode: SessionMode,
   name: Type.String(),
+  /** Who chose the name: "user" (session.create's name, session.rename), "auto" (generated), "default" (the server's). */
+  nameSource: Type.Union([Type.Literal("user"), Type.Literal("auto"), Type.Literal("default")]),
   repoId: Type.Union([Type.String(), Type.Null()]),
   /** The workspace whose settings it runs with; null for a scratch or chat session outside any. */
   workspaceId: Type.Union([Type.String(), Type.Null()]),

@@ -77,7 +77,7 @@ export function exportsPath(reposDir: string, repoId: string): string {
   return join(reposDir, "exports", `${repoId}.git`);
 }
 
-async function ensureExportsRepo(exportsRepo: string, mirror: string): Promise<void> {
+export async function ensureExportsRepo(exportsRepo: string, mirror: string): Promise<void> {
   mkdirSync(dirname(exportsRepo), { recursive: true, mode: 0o700 });
   await git(dirname(exportsRepo), ["init", "-q", "--bare", "--template=", "--shared=0600", exportsRepo]);
   const alternates = join(exportsRepo, "objects", "info", "alternates");
@@ -105,7 +105,7 @@ const MAX_EXPORT_COMMITS = 1000;
  * Every path of every commit the export brings (not of the objects it adds: git lists an object
  * once, under whichever name it meets first, so a tree shared between "x/" and ".GIT/" would hide).
  */
-async function reservedPath(repo: string, tip: string, base: string): Promise<string | undefined> {
+export async function reservedPath(repo: string, tip: string, base: string): Promise<string | undefined> {
   const commits = (await git(repo, ["rev-list", `--max-count=${MAX_EXPORT_COMMITS + 1}`, tip, `^${base}`]))
     .split("\n")
     .filter(Boolean);

@@ -51,8 +51,13 @@ export interface LiveSessionDeps {
   permissions?: SessionPermissions;
   /** Where the session's tools run; every process still running is killed on abort and dispose. */
   runtime?: Pick<ToolRuntime, "killAll">;
-  /** Called when a run of the agent ends (the session's branch is exported then). */
-  afterTurn?: () => void;
+  /**
+   * Called when a run of the agent ends (the worktree is checkpointed and the session's branch
+   * exported then). The next prompt starts only once it has settled.
+   */
+  afterTurn?: (turn: TurnEnd) => Promise<void> | void;
+  /** What holds the session (a revert, a fork) while it must not start a turn; undefined when free. */
+  heldBy?: () => string | undefined;
   /** Builds the session's native tool host once the session's frames can be made. */
   nativeTools?: (frame: NativeFrame) => NativeToolHost;
   /** The last turn waits for an answer and will go on (resumeTurn): it is not interrupted. */
@@ -60,6 +65,16 @@ export interface LiveSessionDeps {
   metrics?: TurnMetrics;
   /** Sees every pi event of the session (usage, search index, titles). */
   observe?: (e: AgentSessionEvent) => void;
+}
+
+/** A run of the agent that just ended. */
+export interface TurnEnd {
+  /** The message that started it. */
+  prompt: string;
+  /** pi's history entry the run ended on. */
+  entryId: string | null;
+  /** User messages on the conversation's branch now. */
+  turn: number;
 }
 
 /** The session's side of the permission broker. */
@@ -72,6 +87,15 @@ export interface SessionPermissions {
   suspend(): boolean;
   /** The session's run ended: what was allowed for the rest of it is asked about again. */
   endTurn(): void;
+}
+
+function userText(content: unknown): string {
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return "";
+  return content
+    .filter((c): c is { type: "text"; text: string } => (c as { type?: unknown }).type === "text")
+    .map((c) => c.text)
+    .join("");
 }
 
 function toImages(images: ImageInput[] | undefined): ImageContent[] | undefined {
@@ -101,6 +125,9 @@ export class LiveSession {
   private resumeAbort: AbortController | undefined;
   /** When anything last happened to the session: an event, an attach, a detach, a call. */
   private lastUse = Date.now();
+  /** What runs after the last turn (its checkpoint); never rejects. */
+  private settling: Promise<void> = Promise.resolve();
+  private currentPrompt = "";
 
   constructor(
     private readonly record: SessionRecord,
@@ -137,7 +164,7 @@ export class LiveSession {
         this.turnStartedAt = 0;
       }
       this.touch();
-      this.deps.afterTurn?.();
+      this.endTurn();
     }
   }
 
@@ -173,6 +200,38 @@ export class LiveSession {
 
   get id(): string {
     return this.record.id;
+  }
+
+  private endTurn(): void {
+    const afterTurn = this.deps.afterTurn;
+    if (!afterTurn) return;
+    const manager = this.agent.sessionManager;
+    const users = manager.getBranch().filter((e) => e.type === "message" && e.message.role === "user");
+    // A turn resumed after a restart was not started by a prompt of this process: its last user message is.
+    const last = users.at(-1);
+    const lastText =
+      last?.type === "message" ? userText((last.message as { content?: unknown }).content) : "";
+    const turn: TurnEnd = {
+      prompt: this.currentPrompt || lastText,
+      entryId: manager.getLeafId(),
+      turn: users.length,
+    };
+    this.settling = Promise.resolve()
+      .then(() => afterTurn(turn))
+      .catch((err: unknown) => this.deps.log.warn({ err, sessionId: this.id }, "after-turn work failed"));
+  }
+
+  /** Resolves once what follows the last turn (its checkpoint) is done. */
+  settled(): Promise<void> {
+    return this.settling;
+  }
+
+  /** A name the user chose; pi's history records it too, and attached clients get session_info_changed. */
+  rename(name: string): void {
+    this.assertOpen();
+    this.record.name = name;
+    this.record.nameSource = "user";
+    this.agent.setSessionName(name);
   }
 
   get currentSeq(): number {
@@ -348,6 +407,9 @@ export class LiveSession {
 
   private async promptOnce(params: ParamsOf<"prompt">): Promise<ResultOf<"prompt">> {
     this.assertOpen();
+    const held = this.deps.heldBy?.();
+    if (held !== undefined)
+      throw new ProtocolError("conflict", `the session is busy: ${held}; try again when it is done`);
     const images = toImages(params.images);
     if (this.busy) {
       if (!params.streamingBehavior) {
@@ -364,6 +426,13 @@ export class LiveSession {
     this.busy = true;
     this.turnStartedAt = performance.now();
     this.touch();
+    // The last turn's checkpoint is taken before this turn can change the worktree.
+    await this.settling;
+    if (this.disposed || this.disposing) {
+      this.busy = false;
+      throw new ProtocolError("not_found", `session ${this.record.id} was closed`);
+    }
+    this.currentPrompt = params.message;
     return new Promise((resolve, reject) => {
       let answered = false;
       const run = this.agent.prompt(params.message, {

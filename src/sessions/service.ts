@@ -19,8 +19,11 @@ import type { RuntimeLimits, ToolRuntime } from "../runtime/index.js";
 import type { ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
 import type { SessionRecord, SessionsIndex } from "../store/sessions-index.js";
+import type { CheckpointStore } from "../store/checkpoints.js";
+import { takeCheckpoint } from "./checkpoints.js";
+import type { SessionSeed } from "./session-seed.js";
 import { gateExtension } from "./gate.js";
-import { LiveSession } from "./live-session.js";
+import { LiveSession, type TurnEnd } from "./live-session.js";
 import type { GateSession, PermissionBroker } from "./permissions.js";
 import { planResume, type ResumePlan, runResumedCalls } from "./resume-turn.js";
 import type { TurnMetrics } from "../metrics/metrics.js";
@@ -69,6 +72,8 @@ export interface SessionServiceDeps {
   slots: SessionSlots;
   /** Budgets, usage, search and titles alongside every session. */
   hooks?: SessionHooks;
+  /** Where the commits made at the end of turns are listed. */
+  checkpoints: CheckpointStore;
 }
 
 /**
@@ -97,6 +102,8 @@ export class SessionService {
   private readonly repoLocks = new Map<string, Promise<unknown>>();
   private readonly deleting = new Set<string>();
   private readonly gits = new Map<string, SessionGit>();
+  /** Sessions a revert or fork is working on: no turn starts meanwhile. */
+  private readonly held = new Map<string, string>();
   private closing = false;
   private readonly replayBudget: ReplayBudget;
   /** Sessions being created, counted against maxSessions before they reach the index. */
@@ -179,7 +186,11 @@ export class SessionService {
   }
 
   /** `createdBy` is the creating principal's token id (kept so that only it, or an admin, may delete). */
-  async create(params: ParamsOf<"session.create">, createdBy: string | null = null): Promise<LiveSession> {
+  async create(
+    params: ParamsOf<"session.create">,
+    createdBy: string | null = null,
+    seed?: SessionSeed,
+  ): Promise<LiveSession> {
     if (this.closing) throw new ProtocolError("conflict", "server is shutting down");
     const max = this.deps.limits.maxSessions;
     if (this.deps.index.count() + this.creating >= max) {
@@ -192,7 +203,7 @@ export class SessionService {
     this.deps.slots.take(id, workspace?.id ?? null);
     this.creating++;
     try {
-      return await this.createCounted(params, createdBy, id, workspace);
+      return await this.createCounted(params, createdBy, id, workspace, seed);
     } catch (err) {
       this.deps.slots.release(id);
       throw err;
@@ -218,6 +229,7 @@ export class SessionService {
     createdBy: string | null,
     id: string,
     workspace: WorkspaceRecord | null,
+    seed: SessionSeed | undefined,
   ): Promise<LiveSession> {
     const { mode, modelKey: chosenModel } = checkCreateParams(params);
     const model = this.resolveModel(chosenModel ?? workspace?.model ?? undefined);
@@ -232,15 +244,31 @@ export class SessionService {
       if (repo) {
         const mirror = mirrorPath(this.deps.paths.mirrors, repo.id);
         await this.withRepoLock(repo.path, async () => {
+          if (seed?.repo) {
+            const runtime = this.runtimeFor({
+              worktree,
+              repoId: repo.id,
+              workspaceId: workspace?.id ?? null,
+            });
+            const exportsRepo = exportsPath(this.deps.paths.mirrors, repo.id);
+            const target = { id, worktree, branch: `pi/${id}`, mirror, exportsRepo, runtime };
+            SessionGit.writeState(dir, await seed.repo(target));
+            return;
+          }
           const base = repo.url
             ? await syncMirror(mirror, repo.url, this.remoteFor(repo.url))
             : await syncMirror(mirror, repo.path);
           await createSessionRepo(mirror, worktree, `pi/${id}`, base);
           SessionGit.writeState(dir, { base });
         });
-      } else mkdirSync(worktree, { mode: 0o700 });
+      } else {
+        mkdirSync(worktree, { mode: 0o700 });
+        seed?.files?.(worktree);
+      }
+      await seed?.history?.(join(dir, "session.jsonl"), worktree);
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
+      if (err instanceof ProtocolError) throw err;
       throw new ProtocolError("conflict", `could not create the worktree: ${(err as Error).message}`);
     }
     const now = Date.now();
@@ -263,7 +291,7 @@ export class SessionService {
       mode,
       systemPrompt: params.systemPrompt ?? null,
       workspaceId: workspace?.id ?? null,
-      nameSource: params.name === undefined ? "default" : "user",
+      nameSource: seed?.nameSource ?? (params.name === undefined ? "default" : "user"),
     };
     let live: LiveSession;
     try {
@@ -374,7 +402,8 @@ export class SessionService {
       runtime,
       metrics: this.deps.metrics,
       // The user's repo sees the session's branch after every turn, moved there by the server.
-      afterTurn: sessionGit ? () => void this.exportBranch(record.id, sessionGit) : undefined,
+      afterTurn: sessionGit ? (turn) => this.afterTurn(record.id, sessionGit, turn) : undefined,
+      heldBy: () => this.held.get(record.id),
       nativeTools: (frame) =>
         new NativeToolHost(nativeApi, session, baseTools(record), this.deps.nativeCalls, frame),
       resuming: plan !== undefined,
@@ -430,6 +459,81 @@ export class SessionService {
         }
       }),
     );
+  }
+
+  /** The turn's checkpoint (the next turn waits for it), then the branch export (which it does not). */
+  private async afterTurn(sessionId: string, g: SessionGit, turn: TurnEnd): Promise<void> {
+    if (this.deps.config().checkpoints?.enabled !== false) {
+      await takeCheckpoint(g, this.deps.checkpoints, { sessionId, ...turn }).catch((err: unknown) => {
+        this.deps.log.warn({ err, sessionId }, "could not take the turn's checkpoint");
+      });
+    }
+    void this.exportBranch(sessionId, g);
+  }
+
+  /** The session's index entry; not_found for none (or one being deleted). */
+  record(id: string): SessionRecord {
+    const record = this.deps.index.get(id);
+    if (!record || this.deleting.has(id)) throw new ProtocolError("not_found", `no session ${id}`);
+    return record;
+  }
+
+  /** Resolves once the work after the session's last turn (checkpoint, export) is done. */
+  async settled(id: string): Promise<void> {
+    await this.live.get(id)?.settled();
+    await this.gits.get(id)?.settled();
+  }
+
+  /** The session when it is in memory. */
+  loaded(id: string): LiveSession | undefined {
+    return this.live.get(id);
+  }
+
+  /** The server's git on the session's own repository; undefined for scratch, chat and legacy sessions. */
+  async gitOf(record: SessionRecord): Promise<SessionGit | undefined> {
+    if (!record.branch || !record.repoId || isLegacyWorktree(record)) return undefined;
+    if (!existsSync(record.worktree)) {
+      throw new ProtocolError(
+        "conflict",
+        `the worktree of session ${record.id} is gone (${record.worktree})`,
+      );
+    }
+    await this.assertRuntime();
+    return this.sessionGit(record);
+  }
+
+  /**
+   * Runs `fn` while the session starts no turn: refused (conflict) while one runs or something else
+   * holds it; the last turn's checkpoint and export finish first.
+   */
+  async hold<T>(id: string, what: string, fn: () => Promise<T>): Promise<T> {
+    const record = this.record(id);
+    const other = this.held.get(id);
+    if (other !== undefined) throw new ProtocolError("conflict", `session ${id} is busy: ${other}`);
+    const live = this.live.get(id);
+    if (live?.isBusy) {
+      throw new ProtocolError("conflict", `a turn of session ${id} is running; ${what} waits until it ends`);
+    }
+    this.held.set(id, what);
+    try {
+      await live?.settled();
+      await this.gits.get(record.id)?.settled();
+      return await fn();
+    } finally {
+      this.held.delete(id);
+    }
+  }
+
+  /** A name the user chose: in the index, in pi's history, and to attached clients. */
+  rename(id: string, name: string): SessionInfo {
+    const record = this.record(id);
+    this.deps.index.update(id, { name, nameSource: "user" });
+    const live = this.live.get(id);
+    if (live) {
+      live.rename(name);
+      return live.info();
+    }
+    return sessionInfo({ ...record, name, nameSource: "user" });
   }
 
   private runtimeFor(
@@ -703,6 +807,7 @@ export class SessionService {
       historyKept = null;
     }
     this.deps.index.remove(record.id);
+    this.deps.checkpoints.removeSession(record.id);
     this.deps.permissions.forgetSession(record.id);
     return { branchKept, historyKept, ...preserved };
   }

@@ -18,9 +18,11 @@ function isBundle(file: string): boolean {
 }
 
 /** Stored beside the session's history: what the branch started from and what was last exported. */
-interface RepoState {
+export interface RepoState {
   base: string;
   exportedHead?: string;
+  /** HEAD when the last checkpoint was taken (or the session began): a turn that moved it changed something. */
+  checkpointHead?: string;
 }
 
 export interface SessionGitDeps {
@@ -43,6 +45,16 @@ export interface SessionGitDeps {
  */
 export const SANDBOX_GIT = `/usr/bin/env PATH=${DEFAULT_PATH} git -c core.hooksPath=/dev/null -c core.fsmonitor=false -c gc.auto=0`;
 const QUIET_GIT = SANDBOX_GIT;
+
+function quote(v: string): string {
+  return `'${v.replace(/'/g, "'\\''")}'`;
+}
+
+/** `bash -c` of a script with `$G` set to the server's sandboxed git, its arguments as $1…. */
+export function scriptCommand(body: string, args: string[]): string {
+  const script = `set -e\nG=${quote(QUIET_GIT)}\n${body}`;
+  return `bash -c ${quote(script)} git-script ${args.map(quote).join(" ")}`;
+}
 
 /**
  * The server's git work on a session's repository. That repository is the agent's (its config and
@@ -109,16 +121,68 @@ export class SessionGit {
     return (await this.run(`${QUIET_GIT} rev-parse HEAD 2>/dev/null`)).trim();
   }
 
-  /** Resolves when no export is running or queued. */
+  /**
+   * Runs a bash script in the session's runtime (cwd: the worktree) with `$G` set to the server's
+   * sandboxed git and the script's arguments as $1…; its stdout when it exits 0.
+   */
+  script(body: string, args: string[], maxOutputBytes = 4 * 1024 * 1024): Promise<string> {
+    // stderr is kept aside and said only when the script fails, so warnings never mix with its output.
+    const call = scriptCommand(body, args);
+    return this.run(
+      `e=$(mktemp) && { ${call} 2>"$e" || { s=$?; head -c 2000 "$e"; rm -f "$e"; exit $s; }; } && rm -f "$e"`,
+      maxOutputBytes,
+    );
+  }
+
+  /**
+   * A script's stdout (a bundle, say) written into `file` a chunk at a time: the file is the
+   * server's, outside the sandbox, and the agent never had its path.
+   */
+  async scriptToFile(
+    body: string,
+    args: string[],
+    file: string,
+    maxBytes = 1024 * 1024 * 1024,
+  ): Promise<void> {
+    const fd = openSync(file, "w", 0o600);
+    let exitCode: number | null;
+    try {
+      ({ exitCode } = await this.deps.runtime.exec(`${scriptCommand(body, args)} 2>/dev/null`, {
+        cwd: this.deps.worktree,
+        onData: (d) => writeSync(fd, d),
+        maxOutputBytes: maxBytes,
+        timeout: 600,
+      }));
+    } finally {
+      closeSync(fd);
+    }
+    if (exitCode !== 0) throw new Error(`the script in the session's sandbox failed with exit ${exitCode}`);
+  }
+
+  /** Resolves when no export or other queued work is running or waiting. */
   async settled(): Promise<void> {
     await this.chain;
   }
 
-  /** Serialised: one export at a time per session, in order. */
-  export(): Promise<boolean> {
-    const next = this.chain.then(() => this.exportOnce());
+  /** Work on the session's repository, in order with exports and everything else queued here. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(fn);
     this.chain = next.catch(() => undefined);
     return next;
+  }
+
+  /** Serialised: one export at a time per session, in order. */
+  export(): Promise<boolean> {
+    return this.serial(() => this.exportOnce());
+  }
+
+  state(): RepoState | undefined {
+    return this.readState();
+  }
+
+  updateState(patch: Partial<RepoState>): void {
+    const state = this.readState();
+    if (state) SessionGit.writeState(this.deps.sessionDir, { ...state, ...patch });
   }
 
   /**

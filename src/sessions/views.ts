@@ -13,6 +13,7 @@ export function sessionInfo(
     sessionId: r.id,
     mode: r.mode,
     name: r.name,
+    nameSource: r.nameSource,
     repoId: r.repoId,
     workspaceId: r.workspaceId ?? (r.repoId !== null ? r.repoId : null),
     worktree: r.worktree,

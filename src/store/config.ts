@@ -124,6 +124,15 @@ export const ServerConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    checkpoints: Type.Optional(
+      Type.Object(
+        {
+          /** Commit the worktree at the end of every turn that changed it (default true). */
+          enabled: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     limits: Type.Optional(
       Type.Object(
         {

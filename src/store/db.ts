@@ -179,6 +179,19 @@ const MIGRATIONS: string[] = [
      failures INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX push_subscriptions_token ON push_subscriptions (token_id);`,
+  // checkpoints: the commits the server made at the end of a session's turns.
+  `CREATE TABLE checkpoints (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     session_id TEXT NOT NULL,
+     commit_sha TEXT NOT NULL,
+     turn INTEGER NOT NULL,
+     entry_id TEXT,
+     message TEXT NOT NULL,
+     files TEXT NOT NULL,
+     files_changed INTEGER NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX checkpoints_by_session ON checkpoints (session_id, id);`,
 ];
 
 /** The standalone binary loads the SQLite addon from where it unpacked it (src/binary/main.ts). */

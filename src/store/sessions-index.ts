@@ -131,12 +131,20 @@ export class SessionsIndex {
     patch: Partial<
       Pick<
         SessionRecord,
-        "name" | "model" | "thinkingLevel" | "status" | "lastActivity" | "lastSeq" | "seqReserved"
+        | "name"
+        | "nameSource"
+        | "model"
+        | "thinkingLevel"
+        | "status"
+        | "lastActivity"
+        | "lastSeq"
+        | "seqReserved"
       >
     >,
   ): void {
     const cols: Record<string, string> = {
       name: "name",
+      nameSource: "name_source",
       model: "model",
       thinkingLevel: "thinking_level",
       status: "status",

@@ -8,6 +8,8 @@ import type { PushService } from "../push/push-service.js";
 import { pushHandlers } from "./push-handlers.js";
 import { getDefaultModel, setDefaultModel } from "../sessions/default-model.js";
 import type { SessionService } from "../sessions/service.js";
+import type { SessionHistory } from "../sessions/history.js";
+import { historyHandlers } from "./history-handlers.js";
 import { sessionDiff } from "../sessions/session-diff.js";
 import { sessionFile } from "../sessions/session-file.js";
 import type { SessionsIndex } from "../store/sessions-index.js";
@@ -32,6 +34,8 @@ export interface CallContext {
 
 export interface HandlerDeps {
   sessions: SessionService;
+  /** Fork, rename, import, checkpoints. */
+  history: SessionHistory;
   reposFile: string;
   /** config.json, where get/set_default_model read and write defaultModel. */
   configFile: string;
@@ -106,6 +110,7 @@ export type Handlers = { [M in Exclude<MethodName, "hello">]: Handler<M> };
 
 export function createHandlers({
   sessions,
+  history,
   reposFile,
   configFile,
   tokens,
@@ -223,6 +228,7 @@ export function createHandlers({
     ...workspaceHandlers({ sessions, workspaces, reposFile, index }),
     ...insightHandlers(insights),
     ...pushHandlers(push),
+    ...historyHandlers(history),
   };
 }
 
