@@ -62,6 +62,12 @@ async function texts(sessionId: string): Promise<string[]> {
   return messages.map((m) => `${(m as { role: string }).role}:${textOf(m)}`);
 }
 
+// A HOME of this file's own: its ~/.pi/agent/sessions must not be seen by the others, which check
+// that nothing writes to ~/.pi.
+const home = tmp("tui-home");
+const savedHome = process.env.HOME;
+process.env.HOME = home;
+
 beforeAll(async () => {
   repo = makeRepo({ "README.md": "# demo\n", "src/a.txt": "one\n" });
   h = await startHarness({ repos: { work: repo }, start: { pairRateLimit: 100 } });
@@ -72,6 +78,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await h.close();
   rmSync(outside, { recursive: true, force: true });
+  process.env.HOME = savedHome;
+  rmSync(home, { recursive: true, force: true });
   rmSync(repo, { recursive: true, force: true });
 });
 
