@@ -10,6 +10,7 @@ import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { registerAdminCommands } from "./admin-commands.js";
 import { registerApprovalCommands } from "./approval-commands.js";
+import { registerSessionCommands } from "./session-commands.js";
 import { registerConfigCommands } from "./config-commands.js";
 import { registerDoctorCommand } from "./doctor.js";
 import { registerServiceCommands } from "./service.js";
@@ -231,6 +232,7 @@ export function buildProgram(): Command {
   registerInitCommand(program);
   registerPolicyCommands(program);
   registerApprovalCommands(program);
+  registerSessionCommands(program);
   registerUsageCommand(program);
   return program;
 }

@@ -1,0 +1,210 @@
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { PiClient } from "../client/client.js";
+import type { SessionInfo } from "../protocol/types.js";
+import { git } from "../repos/git.js";
+import { readReposFile } from "../repos/repos.js";
+import { processAlive, readRuntime } from "../store/runtime.js";
+import type { DataPaths } from "../store/paths.js";
+import { escapeControl } from "./terminal.js";
+import { ago, CliError, cliPaths, DATA_DIR_OPTION, parseDuration, print } from "./context.js";
+
+interface ConnOptions {
+  dataDir?: string;
+  url?: string;
+  token?: string;
+  json?: boolean;
+}
+
+/** Opens the protocol to the server running on this data dir with the owner token. */
+async function connectOwner(paths: DataPaths, o: ConnOptions): Promise<PiClient> {
+  const token = o.token ?? process.env.PI_SERVER_TOKEN;
+  if (!token)
+    throw new CliError(
+      "pass the owner token with --token or PI_SERVER_TOKEN (`pi-server token rotate` makes a new one)",
+    );
+  let url = o.url;
+  let tlsFingerprint: string | undefined;
+  if (!url) {
+    const rt = readRuntime(paths.runtime);
+    if (!rt || !processAlive(rt.pid))
+      throw new CliError(`no server is running on ${paths.root}; start it with \`pi-server serve\``);
+    const host =
+      rt.host === "0.0.0.0"
+        ? "127.0.0.1"
+        : rt.host === "::"
+          ? "[::1]"
+          : rt.host.includes(":")
+            ? `[${rt.host}]`
+            : rt.host;
+    url = `${rt.scheme}://${host}:${rt.port}`;
+    tlsFingerprint = rt.tlsFingerprint;
+  }
+  try {
+    return await PiClient.connect(url, {
+      token,
+      tokenInHeader: true,
+      ...(tlsFingerprint ? { tlsFingerprint } : {}),
+    });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(msg))
+      throw new CliError(`no server answers at ${url}; start it with \`pi-server serve\``);
+    throw new CliError(`could not connect to ${url}: ${msg}`);
+  }
+}
+
+async function withServer<T>(o: ConnOptions, fn: (c: PiClient, paths: DataPaths) => Promise<T>): Promise<T> {
+  const paths = cliPaths(o.dataDir);
+  const client = await connectOwner(paths, o);
+  try {
+    return await fn(client, paths);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    throw new CliError(err instanceof Error ? err.message : String(err));
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+function table(sessions: SessionInfo[]): void {
+  if (sessions.length === 0) return print("no sessions");
+  const rows = sessions.map((s) => [
+    s.id,
+    s.repoId ?? s.mode,
+    s.status + (s.loaded ? "" : " (unloaded)"),
+    ago(Date.parse(s.lastActivityAt)),
+    s.branch ?? "-",
+    s.name,
+  ]);
+  const head = ["ID", "REPO", "STATUS", "ACTIVE", "BRANCH", "NAME"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  for (const r of [head, ...rows])
+    print(
+      r
+        .map((c, i) => (i === r.length - 1 ? escapeControl(c) : escapeControl(c).padEnd(widths[i] ?? 0)))
+        .join("  "),
+    );
+}
+
+/**
+ * Why prune must keep a session, or undefined when nothing of it would be lost: the branch in the
+ * user's repo has no commit that no other branch holds, and its worktree has no uncommitted change.
+ */
+async function keepReason(s: SessionInfo, repoPaths: Map<string, string>): Promise<string | undefined> {
+  if (s.loaded && s.status !== "idle") return `it is ${s.status}`;
+  if (existsSync(s.worktree)) {
+    const dirty = await git(s.worktree, ["status", "--porcelain"]).catch(() => "");
+    if (dirty.trim() !== "") return "its worktree has uncommitted changes";
+  }
+  if (!s.branch || !s.repoId) return undefined;
+  const repo = repoPaths.get(s.repoId);
+  if (!repo || !existsSync(repo)) return `its repo ${s.repoId} is not registered here`;
+  const ref = `refs/heads/${s.branch}`;
+  const has = await git(repo, ["rev-parse", "-q", "--verify", ref]).then(
+    () => true,
+    () => false,
+  );
+  if (!has) {
+    // Never exported: what the session repo holds beyond the commit it started from is all there is.
+    if (!existsSync(s.worktree)) return undefined;
+    const extra = await git(s.worktree, ["rev-list", "--count", "HEAD", "--not", "--remotes"]).catch(
+      () => "1",
+    );
+    return Number(extra.trim()) > 0 ? `${s.branch} has commits only its session repo holds` : undefined;
+  }
+  const unmerged = await git(repo, [
+    "rev-list",
+    "--count",
+    ref,
+    "--not",
+    // --branches takes its exclusions without the refs/heads/ prefix.
+    "--exclude=pi/*",
+    "--branches",
+  ]);
+  const n = Number(unmerged.trim());
+  return n > 0
+    ? `${s.branch} has ${n} commit${n === 1 ? "" : "s"} not merged into another branch`
+    : undefined;
+}
+
+function connOpts(cmd: Command): Command {
+  return cmd
+    .option("--json", "print JSON")
+    .option("--url <url>", "server URL (default: the server running on the data dir)")
+    .option("--token <token>", "owner token (env PI_SERVER_TOKEN)")
+    .option(...DATA_DIR_OPTION);
+}
+
+/** `pi-server sessions list|show|delete|prune`, over the protocol of the running server. */
+export function registerSessionCommands(program: Command): void {
+  const sessions = program.command("sessions").description("the server's sessions, their repos and branches");
+
+  connOpts(sessions.command("list").description("every session, newest activity first")).action(
+    (o: ConnOptions) =>
+      withServer(o, async (c) => {
+        const { sessions: all } = await c.request("session.list", {});
+        if (o.json) print(JSON.stringify({ sessions: all }, null, 2));
+        else table(all);
+      }),
+  );
+
+  connOpts(sessions.command("show <id>").description("one session in full")).action(
+    (id: string, o: ConnOptions) =>
+      withServer(o, async (c) => {
+        const { sessions: all } = await c.request("session.list", {});
+        const s = all.find((x) => x.id === id);
+        if (!s) throw new CliError(`no session ${id} (see \`pi-server sessions list\`)`);
+        if (o.json) return print(JSON.stringify({ session: s }, null, 2));
+        for (const [k, v] of Object.entries(s))
+          if (k !== "sessionId") print(`${k.padEnd(15)} ${escapeControl(String(v))}`);
+      }),
+  );
+
+  connOpts(
+    sessions
+      .command("delete <id>")
+      .description(
+        "stop the session and remove its session repo and branch (changes are committed to it first)",
+      )
+      .option("--keep-branch", "keep pi/<id> in the user's repo"),
+  ).action((id: string, o: ConnOptions & { keepBranch?: boolean }) =>
+    withServer(o, async (c) => {
+      const r = await c.request("session.delete", { sessionId: id, deleteBranch: o.keepBranch !== true });
+      if (o.json) return print(JSON.stringify(r, null, 2));
+      print(`deleted ${id}${r.branchKept ? `; branch ${r.branchKept} kept` : ""}`);
+      if (r.committed)
+        print(`uncommitted changes saved as ${r.committed.commit.slice(0, 12)} on ${r.committed.branch}`);
+    }),
+  );
+
+  connOpts(
+    sessions
+      .command("prune")
+      .description("delete idle sessions older than --older-than whose branch holds nothing unmerged")
+      .option("--older-than <duration>", "last activity at least this long ago (e.g. 7d, 12h)", "7d")
+      .option("--dry-run", "list what would be deleted and why others are kept; delete nothing"),
+  ).action((o: ConnOptions & { olderThan: string; dryRun?: boolean }) =>
+    withServer(o, async (c, paths) => {
+      const cutoff = Date.now() - parseDuration(o.olderThan);
+      const repoPaths = new Map(readReposFile(paths.repos).map((r) => [r.id, r.path]));
+      const { sessions: all } = await c.request("session.list", {});
+      const deleted: string[] = [];
+      const kept: { id: string; reason: string }[] = [];
+      for (const s of all) {
+        if (Date.parse(s.lastActivityAt) > cutoff) continue;
+        const reason = await keepReason(s, repoPaths);
+        if (reason) kept.push({ id: s.id, reason });
+        else {
+          if (!o.dryRun) await c.request("session.delete", { sessionId: s.id, deleteBranch: true });
+          deleted.push(s.id);
+        }
+      }
+      if (o.json) return print(JSON.stringify({ dryRun: o.dryRun === true, deleted, kept }, null, 2));
+      const verb = o.dryRun ? "would delete" : "deleted";
+      for (const id of deleted) print(`${verb} ${id}`);
+      for (const k of kept) print(`kept ${k.id}: ${escapeControl(k.reason)}`);
+      if (deleted.length + kept.length === 0) print(`no session idle for ${o.olderThan}`);
+    }),
+  );
+}
