@@ -10,6 +10,8 @@ import { SessionService } from "./sessions/service.js";
 import { PermissionBroker } from "./sessions/permissions.js";
 import type { Agent as HttpsAgent } from "node:https";
 import { PushService } from "./push/push-service.js";
+import { ActionTokens } from "./push/action-token.js";
+import { PushActionTokensStore } from "./store/push-action-tokens.js";
 import { loadVapidKeys } from "./push/vapid.js";
 import { PushSubscriptionsStore } from "./store/push-subscriptions.js";
 import { NativeCalls } from "./sessions/native-calls.js";
@@ -235,6 +237,21 @@ async function startLocked(
     log.warn(`demo mode: ${DEMO_MODEL} is an offline script, not an LLM`);
   }
   const index = new SessionsIndex(db);
+  // Approve/Deny from a notification: the same answer path as permission.respond (set below).
+  let permissions: PermissionBroker | undefined = undefined;
+  const pendingCall = (id: string): { tool: string; input: unknown } | undefined => {
+    try {
+      const p = permissions?.get(id);
+      return p && { tool: p.request.tool, input: p.input };
+    } catch {
+      return undefined;
+    }
+  };
+  const pushActions = new ActionTokens({
+    store: new PushActionTokensStore(db),
+    pendingCall,
+    deviceAlive: (id) => id === "env" || tokens.exists(id),
+  });
   const push = new PushService({
     store: new PushSubscriptionsStore(db),
     vapid: loadVapidKeys(paths.identity),
@@ -242,11 +259,13 @@ async function startLocked(
     log,
     sessionName: (id) => index.get(id)?.name,
     tokenAlive: (id) => id === "env" || tokens.exists(id),
+    actions: pushActions,
+    redact: () => loadConfig(paths.config).push?.redact === true,
     ...(opts.pushAgent && { agent: opts.pushAgent }),
   });
   const metrics = new ServerMetrics({ version: SERVER_VERSION, piVersion: pi.version });
   const checkpoints = new CheckpointStore(db);
-  const permissions = new PermissionBroker({
+  permissions = new PermissionBroker({
     rules: new RulesStore(db),
     audit: new AuditLog(db),
     requests: new PermissionRequestsStore(db),
@@ -255,7 +274,7 @@ async function startLocked(
     config: () => loadConfig(paths.config),
     log,
     metrics,
-    onAsk: (request) => push.permissionRequested(request),
+    onAsk: (request) => push.permissionRequested(request, pendingCall(request.id)?.input ?? request.input),
   });
   if (demoRepoOwned) askBeforeDemoWrites(permissions);
   const runtimeKind = config.runtime ?? "sandbox";
@@ -377,6 +396,11 @@ async function startLocked(
     nativeCalls,
     resumeWindowSec: limits.resumeWindowSec,
     webDir: opts.webDir ?? DEFAULT_WEB_DIR,
+    pushAction: ({ token, requestId, action }) => {
+      const { tokenId } = pushActions.redeem(token, requestId);
+      const by = tokenId === "env" ? "notification" : `notification (device ${tokenId})`;
+      return permissions.respond(requestId, action === "allow" ? "allow_once" : "deny_once", by);
+    },
     metrics: {
       render: () => metrics.render(),
       contentType: metrics.contentType,

@@ -4,7 +4,8 @@ import type { PermissionRequest } from "../protocol/permissions.js";
 import type { WebPushSubscription } from "../protocol/push.js";
 import type { PushSubscriptionsStore } from "../store/push-subscriptions.js";
 import type { VapidKeys } from "./vapid.js";
-import { WebPushSender, type PushPayload } from "./web-push.js";
+import type { ActionTokens } from "./action-token.js";
+import { WebPushSender } from "./web-push.js";
 
 const MAX_BODY = 200;
 
@@ -19,6 +20,9 @@ export interface PushServiceDeps {
   tokenAlive: (tokenId: string) => boolean;
   backoffMs?: number[];
   agent?: HttpsAgent;
+  actions: ActionTokens;
+  /** push.redact in config.json: payloads carry opaque ids only. */
+  redact: () => boolean;
 }
 
 /** Registered devices, and what they are told when the agent needs them. */
@@ -50,25 +54,40 @@ export class PushService {
   /** A revoked device is told nothing more. */
   forgetDevices(tokenIds: readonly string[]): void {
     this.deps.store.removeForTokens(tokenIds);
+    this.deps.actions.forgetDevices(tokenIds);
   }
 
-  /** A tool call waits for an answer: every registered device hears of it. Never throws. */
-  permissionRequested(request: PermissionRequest): void {
+  /**
+   * A tool call waits for an answer: every registered device hears of it, with Approve and Deny bound
+   * to this call. Never throws.
+   */
+  permissionRequested(request: PermissionRequest, fullInput: unknown): void {
+    const redact = this.deps.redact();
     const summary =
       request.summary.length > MAX_BODY ? `${request.summary.slice(0, MAX_BODY - 1)}…` : request.summary;
-    const payload: PushPayload = {
-      kind: "permission",
-      requestId: request.id,
-      sessionId: request.sessionId,
-      title: `${this.deps.sessionName(request.sessionId) ?? request.sessionId} asks to run ${request.tool}`,
-      body: summary,
-      tool: request.tool,
-    };
-    this.track(this.sender.sendAll(payload));
+    const call = { tool: request.tool, input: fullInput };
+    this.track(
+      this.sender.sendAll((s) => ({
+        kind: "permission",
+        requestId: request.id,
+        sessionId: request.sessionId,
+        ...(!redact && {
+          title: `${this.deps.sessionName(request.sessionId) ?? request.sessionId} asks to run ${request.tool}`,
+          body: summary,
+          tool: request.tool,
+        }),
+        actionToken: this.deps.actions.mint(request.id, call, s.tokenId, request.expiresAt),
+        actions: [
+          { action: "allow", title: "Approve" },
+          { action: "deny", title: "Deny" },
+        ],
+      })),
+    );
   }
 
-  private track(p: Promise<void>): void {
-    const tracked = p
+  private track(p: Promise<unknown>): void {
+    const tracked: Promise<void> = p
+      .then(() => undefined)
       .catch((err: unknown) => this.deps.log.error({ err }, "push failed"))
       .finally(() => {
         this.inFlight.delete(tracked);

@@ -8,11 +8,15 @@ import type { VapidKeys } from "./vapid.js";
 /** What a notification carries: the minimum for the service worker to show it and act on it. */
 export interface PushPayload {
   kind: "permission";
-  requestId: string;
-  sessionId: string;
-  title: string;
-  body: string;
+  requestId?: string;
+  sessionId?: string;
+  /** Absent with push.redact: the app shows a generic text and fetches the detail when opened. */
+  title?: string;
+  body?: string;
   tool?: string;
+  /** Approve and Deny: POST /push/action with this token answers exactly this call, once. */
+  actionToken?: string;
+  actions?: { action: "allow" | "deny"; title: string }[];
 }
 
 export interface WebPushDeps {
@@ -38,10 +42,13 @@ export class WebPushSender {
     this.backoff = deps.backoffMs ?? [1000, 4000, 15000];
   }
 
-  async sendAll(payload: PushPayload): Promise<void> {
+  /** `payload` per subscription: each device gets its own action token. Resolves with how many were sent. */
+  async sendAll(payload: (s: PushSubscriptionRecord) => PushPayload): Promise<number> {
     const all = this.deps.store.list();
     for (const s of all) if (!this.deps.alive(s)) this.deps.store.remove(s.id);
-    await Promise.all(all.filter((s) => this.deps.alive(s)).map((s) => this.send(s, payload)));
+    const live = all.filter((s) => this.deps.alive(s));
+    await Promise.all(live.map((s) => this.send(s, payload(s))));
+    return live.length;
   }
 
   private async send(s: PushSubscriptionRecord, payload: PushPayload): Promise<void> {

@@ -113,6 +113,15 @@ export const ServerConfig = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    push: Type.Optional(
+      Type.Object(
+        {
+          /** Notifications carry opaque ids only: no title, tool or command reaches a push service. */
+          redact: Type.Optional(Type.Boolean()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /** Session titles generated from the first prompt with the session's own model. */
     titles: Type.Optional(
       Type.Object(

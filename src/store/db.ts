@@ -192,6 +192,17 @@ const MIGRATIONS: string[] = [
      created_at INTEGER NOT NULL
    );
    CREATE INDEX checkpoints_by_session ON checkpoints (session_id, id);`,
+  // A notification's Approve/Deny: a single-use token (stored as its SHA-256) bound to one request,
+  // the hash of that exact tool call, and the device it was sent to.
+  `CREATE TABLE push_action_tokens (
+     token_hash TEXT PRIMARY KEY,
+     request_id TEXT NOT NULL,
+     call_sha256 TEXT NOT NULL,
+     token_id TEXT NOT NULL,
+     expires_at INTEGER NOT NULL,
+     used_at INTEGER
+   );
+   CREATE INDEX push_action_tokens_request ON push_action_tokens (request_id);`,
 ];
 
 /** The standalone binary loads the SQLite addon from where it unpacked it (src/binary/main.ts). */

@@ -31,6 +31,7 @@ import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./g
 import type { Handlers } from "./handlers.js";
 import { ResumeRegistry } from "./resume.js";
 import { registerWebApp } from "./web-app.js";
+import { registerPushActionRoute, type PushActionBody } from "./push-action-route.js";
 import { type MetricsRouteDeps, registerMetricsRoute } from "./metrics.js";
 import type { LiveSession } from "../sessions/live-session.js";
 import type { NativeCalls } from "../sessions/native-calls.js";
@@ -55,6 +56,8 @@ export interface AppDeps {
   resumeWindowSec: number;
   /** The web app's build (index.html, assets/), served at /app/; may not exist yet. */
   webDir: string;
+  /** POST /push/action: a notification's Approve/Deny, with its action token. */
+  pushAction?: (body: PushActionBody) => unknown;
   /** GET /metrics; without it the route does not exist. */
   metrics?: Omit<MetricsRouteDeps, "auth" | "throttle">;
 }
@@ -155,6 +158,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   fastify.get("/health", async () => ({ ok: true }));
+  if (deps.pushAction)
+    registerPushActionRoute(fastify as unknown as FastifyInstance, {
+      // A person answers a few notifications a minute; guessing tokens takes far more than this allows.
+      rateLimit: (deps.pairRateLimit ?? 10) * 3,
+      answer: deps.pushAction,
+    });
   await registerWebApp(fastify as unknown as FastifyInstance, deps.webDir);
   if (deps.metrics) {
     registerMetricsRoute(fastify as unknown as FastifyInstance, {
