@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { globRegExp } from "./shell-words.js";
+import { realOrSelf } from "../fs-paths.js";
 
 export interface PathContext {
   /** The server's data directory. */
@@ -18,14 +19,6 @@ const MAX_GLOB_MATCHES = 500;
 
 function within(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith("/") ? root : `${root}/`);
-}
-
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
 }
 
 /** realpath of the deepest part of `path` that exists (canonical case on macOS), the rest appended. */

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { writeJsonAtomic } from "../store/atomic.js";
 import { hasCommits, repoTopLevel } from "./git.js";
 import type { GitExtra } from "./git.js";
 import { checkCloneUrl, nameFromUrl, RemoteUrlError } from "./remote.js";
 import { mirrorPath, mirrorReady, syncMirror } from "./session-repo.js";
+import { within, realOrSelf } from "../fs-paths.js";
 
 export interface RepoEntry {
   id: string;
@@ -50,19 +51,6 @@ export const DEMO_REPO_DIR = "demo-repo";
 export function readReposFile(file: string): RepoStatus[] {
   const dataDir = realOrSelf(dirname(file));
   return readRawEntries(file).map((raw, i, all) => checkEntry(raw, i, all, dataDir));
-}
-
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
-
-function within(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
 }
 
 /** Kernel file systems: a path there names a process's view (/proc/self/cwd is the server's own). */

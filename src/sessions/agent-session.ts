@@ -1,4 +1,4 @@
-import { mkdirSync, realpathSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import type { ThinkingLevel } from "../protocol/types.js";
@@ -9,14 +9,8 @@ import type { AgentSession, PiModel, PiRuntime } from "./pi.js";
 import { serverSettings } from "./settings.js";
 import type { SkillMount } from "./skills.js";
 
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
 import { runtimeTools, TOOL_NAMES } from "./tools.js";
+import { realOrSelf } from "../fs-paths.js";
 
 /** The names pi looks for, in its order; the first one present is the project's context file. */
 const CONTEXT_FILES = ["AGENTS.md", "AGENTS.MD", "CLAUDE.md", "CLAUDE.MD"];

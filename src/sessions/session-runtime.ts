@@ -1,6 +1,5 @@
-import { realpathSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, join, resolve } from "node:path";
 import { ProtocolError } from "../protocol/errors.js";
 import { mirrorPath } from "../repos/session-repo.js";
 import {
@@ -13,19 +12,7 @@ import {
 import type { ServerConfig } from "../store/config.js";
 import { readHostEnv } from "../store/host-env.js";
 import type { DataPaths } from "../store/paths.js";
-
-function within(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-}
-
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
+import { within, realOrSelf } from "../fs-paths.js";
 
 function userName(): string {
   try {

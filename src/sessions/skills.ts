@@ -1,9 +1,10 @@
-import { readFileSync, realpathSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { ToolRuntime } from "../runtime/index.js";
 import type { DataPaths } from "../store/paths.js";
 import type { Sdk } from "./pi.js";
+import { within, realOrSelf } from "../fs-paths.js";
 
 /**
  * The skills a session can get, and only from the owner's places: `<data-dir>/skills` (pi's user
@@ -27,19 +28,6 @@ export interface SkillEntry {
 }
 
 const COMMAND = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
-
-function within(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-}
-
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
 
 /** The `skills` entries of the server's settings.json, resolved as pi resolves them. */
 function settingsSkillPaths(paths: DataPaths): string[] {

@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { realpathSync } from "node:fs";
-import { isAbsolute, relative } from "node:path";
+import { isAbsolute } from "node:path";
 import type { Logger } from "pino";
 import { ProtocolError } from "../protocol/errors.js";
 import type { SessionMode } from "../protocol/types.js";
@@ -14,6 +13,7 @@ import type {
 import { readReposFile, ReposFileError, type RepoStatus } from "../repos/repos.js";
 import type { ServerConfig } from "../store/config.js";
 import type { WorkspacePatch, WorkspaceRecord, WorkspacesStore } from "../store/workspaces.js";
+import { within, realOrSelf } from "../fs-paths.js";
 
 export interface WorkspaceServiceDeps {
   store: WorkspacesStore;
@@ -40,19 +40,6 @@ export function effectiveRuntime(
   const runtime = w?.runtime ?? config.runtime ?? "sandbox";
   const network = w?.network ?? (config.sandbox?.network ? "on" : "off");
   return { runtime, network };
-}
-
-function within(path: string, dir: string): boolean {
-  const rel = relative(dir, path);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
-}
-
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
 }
 
 /** Created workspaces' ids have a colon, which repo ids (the default workspaces' ids) cannot. */
