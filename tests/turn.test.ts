@@ -31,7 +31,8 @@ describe("a full turn on a git worktree", () => {
       },
       { kind: "text", text: "I wrote hello.txt and upper.txt for you." },
     );
-    const ended = client.waitForEvent(session.id, "agent_end");
+    // The turn's last event is its idle status, sent once the turn's checkpoint is taken.
+    const ended = client.waitForEvent(session.id, "session_status", (e) => e.payload.status === "idle");
     const ack = await client.request("prompt", { message: "write a greeting" }, session.id);
     expect(ack).toEqual({ accepted: true, queued: false });
     await ended;
@@ -40,9 +41,14 @@ describe("a full turn on a git worktree", () => {
     expect(readFileSync(join(session.worktree, "upper.txt"), "utf8")).toBe("HI FROM PI\n");
     expect(existsSync(join(h.repo, "hello.txt"))).toBe(false);
 
-    const seqs = events.map((e) => e.seq);
+    // A title may still arrive later (session_info_changed); the turn ends at its idle status.
+    const turn = events.slice(
+      0,
+      events.findIndex((e) => e.type === "session_status" && e.payload.status === "idle") + 1,
+    );
+    const seqs = turn.map((e) => e.seq);
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
-    const types = events.map((e) => e.type);
+    const types = turn.map((e) => e.type);
     expect(types[0]).toBe("session_status");
     expect(types).toContain("agent_start");
     expect(types.filter((t) => t === "tool_execution_end")).toHaveLength(2);

@@ -62,6 +62,8 @@ export class RpcConnection implements Resumable {
   readonly id = randomBytes(8).toString("hex");
   private principal: TokenMatch | undefined;
   private helloDone = false;
+  /** Message bytes after inflation: with permessage-deflate the socket's count understates them. */
+  private preHelloMessageBytes = 0;
   /** What the client said in hello it can do; attached sessions learn it through their subscription. */
   private traits: SubscriberTraits = { permissionRequests: false };
   private nativeTools: NativeToolSpec[] = [];
@@ -327,6 +329,17 @@ export class RpcConnection implements Resumable {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (this.closed || this.ending) return;
+    if (!this.helloDone) {
+      this.preHelloMessageBytes += data.length;
+      if (this.preHelloMessageBytes > this.deps.options.maxPreHelloBytes) {
+        this.log.info(
+          { limit: this.deps.options.maxPreHelloBytes },
+          "too many bytes before hello; terminating",
+        );
+        this.terminate();
+        return;
+      }
+    }
     if (isBinary) {
       this.sendError(null, "parse_error", "binary frames are not supported; send JSON text");
       return;
