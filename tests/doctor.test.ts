@@ -21,8 +21,10 @@ async function doctor(
   dataDir: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number; ok: boolean; checks: Check[]; byName: (n: string) => Check }> {
+  // Other test files' servers mirror their .env into this process (GITHUB_TOKEN, …): keep them out.
+  const own = Object.fromEntries(Object.entries(env).filter(([k]) => !/(_API_KEY|_TOKEN)$/.test(k)));
   const r = await promisify(execFile)(process.execPath, [BIN, "doctor", "--json", "--data-dir", dataDir], {
-    env,
+    env: own,
   }).then(
     (x) => ({ stdout: x.stdout, code: 0 }),
     (e: { stdout: string; code: number }) => ({ stdout: e.stdout, code: e.code }),

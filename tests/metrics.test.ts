@@ -59,7 +59,7 @@ function parseExposition(text: string): { types: Map<string, string>; samples: S
       const value = /^(NaN|[+-]Inf)$/.test(valueText!)
         ? Number(valueText!.replace("Inf", "Infinity"))
         : Number(valueText);
-      expect(Number.isNaN(value) && valueText !== "NaN", `bad value in: ${line}`).toBe(false);
+      expect(Number.isNaN(value) && valueText?.toLowerCase() !== "nan", `bad value in: ${line}`).toBe(false);
       samples.push({ name: name!, labels, value });
     } else {
       expect.fail(`not a line of the Prometheus text format: ${JSON.stringify(line)}`);
