@@ -18,6 +18,7 @@ import { escapeControl } from "./terminal.js";
 import { pairPiMobile } from "./pair-pi-mobile.js";
 import { invokedAs } from "./init-plan.js";
 import { readiness } from "./next-steps.js";
+import { connectableUrl } from "./owner-client.js";
 import {
   ago,
   CliError,
@@ -46,19 +47,6 @@ interface PairOptions {
 
 function isLoopbackHost(host: string): boolean {
   return host === "::1" || host === "localhost" || host.startsWith("127.");
-}
-
-/** A URL a client on this machine can open: a wildcard bind is reached through loopback. */
-function connectableUrl(rt: RuntimeInfo): string {
-  const host =
-    rt.host === "0.0.0.0"
-      ? "127.0.0.1"
-      : rt.host === "::"
-        ? "[::1]"
-        : rt.host.includes(":")
-          ? `[${rt.host}]`
-          : rt.host;
-  return `${rt.scheme}://${host}:${rt.port}`;
 }
 
 function runningServer(runtimeFile: string): RuntimeInfo | undefined {

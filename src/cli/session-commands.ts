@@ -1,57 +1,17 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { PiClient } from "../client/client.js";
+import type { PiClient } from "../client/client.js";
 import type { SessionInfo } from "../protocol/types.js";
 import { git } from "../repos/git.js";
 import { readReposFile } from "../repos/repos.js";
-import { processAlive, readRuntime } from "../store/runtime.js";
 import type { DataPaths } from "../store/paths.js";
 import { escapeControl } from "./terminal.js";
+import { connectOwner, type OwnerConnection } from "./owner-client.js";
 import { ago, CliError, cliPaths, DATA_DIR_OPTION, parseDuration, print } from "./context.js";
 
-interface ConnOptions {
+interface ConnOptions extends OwnerConnection {
   dataDir?: string;
-  url?: string;
-  token?: string;
   json?: boolean;
-}
-
-/** Opens the protocol to the server running on this data dir with the owner token. */
-async function connectOwner(paths: DataPaths, o: ConnOptions): Promise<PiClient> {
-  const token = o.token ?? process.env.PI_SERVER_TOKEN;
-  if (!token)
-    throw new CliError(
-      "pass the owner token with --token or PI_SERVER_TOKEN (`pi-server token rotate` makes a new one)",
-    );
-  let url = o.url;
-  let tlsFingerprint: string | undefined;
-  if (!url) {
-    const rt = readRuntime(paths.runtime);
-    if (!rt || !processAlive(rt.pid))
-      throw new CliError(`no server is running on ${paths.root}; start it with \`pi-server serve\``);
-    const host =
-      rt.host === "0.0.0.0"
-        ? "127.0.0.1"
-        : rt.host === "::"
-          ? "[::1]"
-          : rt.host.includes(":")
-            ? `[${rt.host}]`
-            : rt.host;
-    url = `${rt.scheme}://${host}:${rt.port}`;
-    tlsFingerprint = rt.tlsFingerprint;
-  }
-  try {
-    return await PiClient.connect(url, {
-      token,
-      tokenInHeader: true,
-      ...(tlsFingerprint ? { tlsFingerprint } : {}),
-    });
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(msg))
-      throw new CliError(`no server answers at ${url}; start it with \`pi-server serve\``);
-    throw new CliError(`could not connect to ${url}: ${msg}`);
-  }
 }
 
 async function withServer<T>(o: ConnOptions, fn: (c: PiClient, paths: DataPaths) => Promise<T>): Promise<T> {

@@ -6,8 +6,6 @@ import { ProtocolError } from "../protocol/errors.js";
 import type { ParamsOf, ResultOf } from "../protocol/methods.js";
 import type { ModelInfo, SessionInfo } from "../protocol/types.js";
 import { deleteBranch, git, type GitExtra } from "../repos/git.js";
-import { githubToken, remoteGit } from "../repos/remote.js";
-import { checkRepo, readReposFile, ReposFileError } from "../repos/repos.js";
 import {
   createSessionRepo,
   deleteSessionBranch,
@@ -31,10 +29,12 @@ import type { BudgetSession } from "./budgets.js";
 import type { SessionHooks } from "./session-hooks.js";
 import { ReplayBudget } from "./replay-ring.js";
 import { SessionGit } from "./session-git.js";
+import { SessionModels } from "./session-models.js";
+import { isLegacyWorktree, SessionRepos } from "./session-repos.js";
 import { sessionRuntime } from "./session-runtime.js";
 import type * as PiSdk from "@mariozechner/pi-coding-agent";
 import { baseTools, openAgentSession } from "./agent-session.js";
-import { type PiModel, type PiRuntime, modelInfo, modelKey, parseModelKey } from "./pi.js";
+import { type PiModel, type PiRuntime, modelKey } from "./pi.js";
 import { checkCreateParams, defaultName } from "./create-params.js";
 import { commitLeftovers, keepScratchFiles, type Preserved } from "./preserve.js";
 import { sessionInfo } from "./views.js";
@@ -76,15 +76,6 @@ export interface SessionServiceDeps {
   checkpoints: CheckpointStore;
 }
 
-/**
- * A session made before sessions had repositories of their own: a linked worktree of the user's repo.
- * Told by what the server wrote (sessions/<id>/repo.json), never by the worktree, which the agent
- * controls: a `.git` file the agent makes must not send the server's own git into its repository.
- */
-function isLegacyWorktree(record: SessionRecord): boolean {
-  return record.branch !== null && !existsSync(SessionGit.stateFile(dirname(record.piSessionFile)));
-}
-
 function newSessionId(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
   const bytes = randomBytes(10);
@@ -99,18 +90,21 @@ export class SessionService {
   private readonly loading = new Map<string, Promise<LiveSession>>();
   /** Sessions leaving memory after going idle; a load of one waits for it to be gone. */
   private readonly unloading = new Map<string, Promise<void>>();
-  private readonly repoLocks = new Map<string, Promise<unknown>>();
   private readonly deleting = new Set<string>();
   private readonly gits = new Map<string, SessionGit>();
   /** Sessions a revert or fork is working on: no turn starts meanwhile. */
   private readonly held = new Map<string, string>();
   private closing = false;
   private readonly replayBudget: ReplayBudget;
+  private readonly models: SessionModels;
+  private readonly repos: SessionRepos;
   /** Sessions being created, counted against maxSessions before they reach the index. */
   private creating = 0;
 
   constructor(private readonly deps: SessionServiceDeps) {
     this.replayBudget = new ReplayBudget(deps.limits.replayTotalBytes);
+    this.models = new SessionModels(deps);
+    this.repos = new SessionRepos(deps.paths, deps.config);
     const interrupted = deps.index.markInterrupted();
     if (interrupted.length > 0)
       deps.log.warn({ sessions: interrupted }, "sessions were running at last shutdown");
@@ -128,61 +122,16 @@ export class SessionService {
   }
 
   availableModels(): { models: ModelInfo[]; modelsError?: string } {
-    const registry = this.deps.pi.modelRegistry;
-    this.deps.pi.reload();
-    const models = registry.getAvailable().map(modelInfo);
-    const modelsError = this.modelsError();
-    return modelsError ? { models, modelsError } : { models };
-  }
-
-  /** pi's reason for rejecting models.json (it then drops every model in it), in one line. */
-  private modelsError(): string | undefined {
-    const err = this.deps.pi.modelRegistry.getError();
-    if (!err) return undefined;
-    this.deps.log.warn({ err }, "models.json could not be loaded");
-    return err.replace(/\s*\n\s*/g, " ").trim();
+    return this.models.available();
   }
 
   /** A model that exists and has credentials, or a typed error that says which is missing. */
   findModel(provider: string, modelId: string): PiModel {
-    const registry = this.deps.pi.modelRegistry;
-    this.deps.pi.reload();
-    const model = registry.find(provider, modelId);
-    const modelsError = this.modelsError();
-    const data = modelsError ? { modelsError } : undefined;
-    if (!model) {
-      throw new ProtocolError(
-        "not_found",
-        `unknown model ${provider}/${modelId}; get_available_models lists the usable ones`,
-        data,
-        modelsError ? `models.json was not loaded: ${modelsError}` : undefined,
-      );
-    }
-    if (!registry.hasConfiguredAuth(model)) {
-      throw new ProtocolError(
-        "invalid_request",
-        `no credentials for provider ${provider}: ${this.deps.pi.providerEnv.explainMissing(provider, this.deps.paths.auth)}`,
-        { provider, ...data },
-      );
-    }
-    return model;
+    return this.models.find(provider, modelId);
   }
 
   resolveModel(key: string | undefined): PiModel {
-    const chosen = key ?? this.deps.config().defaultModel;
-    if (!chosen) {
-      throw new ProtocolError(
-        "invalid_request",
-        `no model chosen: pass "model" ("provider/modelId") or set defaultModel in ${this.deps.paths.config}`,
-      );
-    }
-    const ref = parseModelKey(chosen);
-    if (!ref)
-      throw new ProtocolError(
-        "invalid_request",
-        `model must be "provider/modelId", got ${JSON.stringify(chosen)}`,
-      );
-    return this.findModel(ref.provider, ref.modelId);
+    return this.models.resolve(key);
   }
 
   /** `createdBy` is the creating principal's token id (kept so that only it, or an admin, may delete). */
@@ -233,7 +182,7 @@ export class SessionService {
   ): Promise<LiveSession> {
     const { mode, modelKey: chosenModel } = checkCreateParams(params);
     const model = this.resolveModel(chosenModel ?? workspace?.model ?? undefined);
-    const repo = workspace?.repoId ? await this.findRepo(workspace.repoId) : undefined;
+    const repo = workspace?.repoId ? await this.repos.find(workspace.repoId) : undefined;
     await this.assertRuntime(workspace);
 
     const dir = join(this.deps.paths.sessions, id);
@@ -243,7 +192,7 @@ export class SessionService {
     try {
       if (repo) {
         const mirror = mirrorPath(this.deps.paths.mirrors, repo.id);
-        await this.withRepoLock(repo.path, async () => {
+        await this.repos.withLock(repo.path, async () => {
           if (seed?.repo) {
             const runtime = this.runtimeFor({
               worktree,
@@ -256,7 +205,7 @@ export class SessionService {
             return;
           }
           const base = repo.url
-            ? await syncMirror(mirror, repo.url, this.remoteFor(repo.url))
+            ? await syncMirror(mirror, repo.url, this.repos.remoteFor(repo.url))
             : await syncMirror(mirror, repo.path);
           await createSessionRepo(mirror, worktree, `pi/${id}`, base);
           SessionGit.writeState(dir, { base });
@@ -323,7 +272,7 @@ export class SessionService {
       if (!existsSync(record.worktree)) {
         throw new ProtocolError("conflict", `the worktree of session ${id} is gone (${record.worktree})`);
       }
-      const live = await this.load(record, this.modelForReopen(record));
+      const live = await this.load(record, this.models.forReopen(record));
       this.live.set(id, live);
       return live;
     })()
@@ -334,23 +283,6 @@ export class SessionService {
       .finally(() => this.loading.delete(id));
     this.loading.set(id, promise);
     return promise;
-  }
-
-  /** Never lets pi pick "the first available" model silently: the session's own, else the default. */
-  private modelForReopen(record: SessionRecord): PiModel {
-    const ref = record.model ? parseModelKey(record.model) : undefined;
-    if (ref) {
-      try {
-        return this.findModel(ref.provider, ref.modelId);
-      } catch (err) {
-        if (!this.deps.config().defaultModel) throw err;
-        this.deps.log.warn(
-          { sessionId: record.id, model: record.model },
-          "session model unavailable; using default",
-        );
-      }
-    }
-    return this.resolveModel(undefined);
   }
 
   private async load(record: SessionRecord, model: PiModel): Promise<LiveSession> {
@@ -658,7 +590,7 @@ export class SessionService {
         sessionDir: dirname(record.piSessionFile),
         mirror: mirrorPath(this.deps.paths.mirrors, repoId),
         exportsRepo: exportsPath(this.deps.paths.mirrors, repoId),
-        userRepo: () => this.userRepoPath(repoId),
+        userRepo: () => this.repos.userRepoPath(repoId),
         branch: record.branch,
         log: this.deps.log,
       });
@@ -667,50 +599,9 @@ export class SessionService {
     return g;
   }
 
-  /** Where the registered repo lives now; undefined once it is unregistered or unreadable. */
-  private userRepoPath(repoId: string): string | undefined {
-    try {
-      const entry = readReposFile(this.deps.paths.repos).find((r) => r.id === repoId);
-      // A clone url's repo has no checkout of the user's: branches stay in the exports repo.
-      return entry?.ok && entry.url === undefined ? entry.path : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** The credential settings the server's git fetches a clone url with. */
   remoteFor(url: string): GitExtra {
-    return remoteGit(url, {
-      token: githubToken(this.deps.paths.env),
-      tokenHosts: this.deps.config().repos?.tokenHosts,
-    });
-  }
-
-  private async findRepo(repoId: string): Promise<{ id: string; name: string; path: string; url?: string }> {
-    let repos;
-    try {
-      repos = readReposFile(this.deps.paths.repos);
-    } catch (err) {
-      if (err instanceof ReposFileError) throw new ProtocolError("internal", err.message);
-      throw err;
-    }
-    const entry = repos.find((r) => r.id === repoId);
-    if (!entry) throw new ProtocolError("not_found", `no repo "${repoId}" in ${this.deps.paths.repos}`);
-    const checked = await checkRepo(entry);
-    if (!checked.ok) throw new ProtocolError("conflict", `repo "${repoId}" cannot be used: ${checked.error}`);
-    return checked;
-  }
-
-  private async withRepoLock<T>(repoPath: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.repoLocks.get(repoPath) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => undefined);
-    this.repoLocks.set(repoPath, tail);
-    try {
-      return await next;
-    } finally {
-      if (this.repoLocks.get(repoPath) === tail) this.repoLocks.delete(repoPath);
-    }
+    return this.repos.remoteFor(url);
   }
 
   async delete(params: ParamsOf<"session.delete">): Promise<Omit<ResultOf<"session.delete">, "deleted">> {
@@ -779,7 +670,7 @@ export class SessionService {
     let preserved: Preserved = { committed: null, filesKept: null };
     if (record.branch && record.repoId && !isLegacyWorktree(record)) {
       const exportsRepo = exportsPath(this.deps.paths.mirrors, record.repoId);
-      const userRepo = this.userRepoPath(record.repoId);
+      const userRepo = this.repos.userRepoPath(record.repoId);
       const sessionGit = existsSync(record.worktree) ? this.sessionGit(record) : undefined;
       // An export after the last turn may still be running: it must not outlive the branch or the repo.
       await sessionGit?.settled();
@@ -819,9 +710,9 @@ export class SessionService {
    */
   private async removeLegacyWorktree(record: SessionRecord, dropBranch: boolean): Promise<void> {
     rmSync(record.worktree, { recursive: true, force: true });
-    const repoPath = record.repoId ? this.userRepoPath(record.repoId) : undefined;
+    const repoPath = record.repoId ? this.repos.userRepoPath(record.repoId) : undefined;
     if (!repoPath) return;
-    await this.withRepoLock(repoPath, async () => {
+    await this.repos.withLock(repoPath, async () => {
       await git(repoPath, ["worktree", "prune"]);
       if (dropBranch && record.branch) await deleteBranch(repoPath, record.branch).catch(() => undefined);
     });
