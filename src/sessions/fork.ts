@@ -7,6 +7,7 @@ import type { ToolRuntime } from "../runtime/index.js";
 import type { Sdk } from "./pi.js";
 import { type RepoState, scriptCommand, type SessionGit } from "./session-git.js";
 import type { SeedTarget } from "./session-seed.js";
+import { contentText } from "./message-text.js";
 
 /**
  * Forking: pi's own branching (SessionManager.createBranchedSession) makes the new history; the new
@@ -45,15 +46,6 @@ $G update-ref -d ${FORK_SNAPSHOT_REF}`;
 
 const PREVIEW_CHARS = 200;
 
-function userText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .filter((c): c is { type: "text"; text: string } => (c as { type?: unknown }).type === "text")
-    .map((c) => c.text)
-    .join("");
-}
-
 type Manager = ReturnType<Sdk["SessionManager"]["open"]>;
 type Entry = ReturnType<Manager["getBranch"]>[number];
 
@@ -74,7 +66,7 @@ export function forkPoints(manager: Manager): ForkPoint[] {
     .getBranch()
     .filter(isUserMessage)
     .map((e, i) => {
-      const text = userText(e.message.content);
+      const text = contentText(e.message.content);
       return {
         entryId: e.id,
         text: text.length > PREVIEW_CHARS ? text.slice(0, PREVIEW_CHARS) : text,
@@ -104,7 +96,7 @@ export function planFork(manager: Manager, entryId?: string, position?: "before"
       `entry ${entryId} is not a user message: fork before one (get_fork_points lists them) or pass position "at"`,
     );
   }
-  return { leaf: entry.parentId, text: userText(entry.message.content) };
+  return { leaf: entry.parentId, text: contentText(entry.message.content) };
 }
 
 /**

@@ -14,6 +14,7 @@ import { homedir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import { ProtocolError } from "../protocol/errors.js";
 import type { ImportableSession } from "../protocol/history.js";
+import { contentText } from "./message-text.js";
 
 /**
  * Sessions of pi's terminal UI, in the server's user's ~/.pi/agent/sessions. Those files are the
@@ -64,22 +65,13 @@ function parseHeader(line: string): Header | undefined {
   }
 }
 
-function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .filter((c): c is { type: "text"; text: string } => (c as { type?: unknown }).type === "text")
-    .map((c) => c.text)
-    .join("");
-}
-
 function firstUserMessage(lines: string[]): string | null {
   for (const line of lines) {
     if (!line.includes('"user"')) continue;
     try {
       const e = JSON.parse(line) as { type?: unknown; message?: { role?: unknown; content?: unknown } };
       if (e.type === "message" && e.message?.role === "user") {
-        const text = textOf(e.message.content).trim();
+        const text = contentText(e.message.content).trim();
         return text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text;
       }
     } catch {

@@ -33,6 +33,7 @@ import { type AttachLevel, type ReplayVerdict, type SubscriberTraits, Subscripti
 import { TurnIds } from "./turn-ids.js";
 import type { ToolRuntime } from "../runtime/index.js";
 import type { TurnMetrics } from "../metrics/metrics.js";
+import { contentText } from "./message-text.js";
 
 export type { OutboundEvent } from "./replay-ring.js";
 export { Subscription, type AttachLevel, type ReplayVerdict, type SubscriberTraits } from "./subscription.js";
@@ -87,15 +88,6 @@ export interface SessionPermissions {
   suspend(): boolean;
   /** The session's run ended: what was allowed for the rest of it is asked about again. */
   endTurn(): void;
-}
-
-function userText(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .filter((c): c is { type: "text"; text: string } => (c as { type?: unknown }).type === "text")
-    .map((c) => c.text)
-    .join("");
 }
 
 function toImages(images: ImageInput[] | undefined): ImageContent[] | undefined {
@@ -210,7 +202,7 @@ export class LiveSession {
     // A turn resumed after a restart was not started by a prompt of this process: its last user message is.
     const last = users.at(-1);
     const lastText =
-      last?.type === "message" ? userText((last.message as { content?: unknown }).content) : "";
+      last?.type === "message" ? contentText((last.message as { content?: unknown }).content) : "";
     const turn: TurnEnd = {
       prompt: this.currentPrompt || lastText,
       entryId: manager.getLeafId(),

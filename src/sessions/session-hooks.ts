@@ -10,6 +10,7 @@ import type { AgentSession, AgentSessionEvent, PiRuntime } from "./pi.js";
 import { backfillSearch, indexLive } from "./search-indexer.js";
 import { generateTitle } from "./titles.js";
 import { isAssistantWithUsage, recordUsage } from "./usage-recorder.js";
+import { contentText } from "./message-text.js";
 
 export interface SessionHooksDeps {
   pi: PiRuntime;
@@ -19,17 +20,6 @@ export interface SessionHooksDeps {
   budgets: Budgets;
   config: () => ServerConfig;
   log: Logger;
-}
-
-function userText(message: unknown): string {
-  const content = (message as { content?: unknown }).content;
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .map((c: { type?: string; text?: unknown }) =>
-      c.type === "text" && typeof c.text === "string" ? c.text : "",
-    )
-    .join(" ");
 }
 
 /**
@@ -84,7 +74,7 @@ export class SessionHooks {
     // Only the conversation's first prompt names it.
     if (agent.messages.filter((m) => m.role === "user").length > 1) return;
     this.titling.add(record.id);
-    const prompt = userText(message);
+    const prompt = contentText((message as { content?: unknown }).content, " ");
     void generateTitle(this.deps, record, agent.model, prompt, this.closing.signal)
       .then(({ title }) => {
         if (this.closing.signal.aborted) return;
