@@ -1,38 +1,12 @@
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PiClient } from "../src/client/client.js";
+import { serveDataDir } from "./helpers/child-server.js";
 import { fakeModelsJson, startFakeLlm, type FakeLlm, type FakeRequest } from "./helpers/fake-llm.js";
 import { makeRepo, textOf, tmp, TOKEN } from "./helpers/harness.js";
 
-const BIN = fileURLToPath(new URL("../bin/pi-server.js", import.meta.url));
-
-function serve(dataDir: string) {
-  const child = spawn(
-    process.execPath,
-    [BIN, "serve", "--data-dir", dataDir, "--port", "0", "--host", "127.0.0.1"],
-    {
-      env: { ...process.env, PI_SERVER_LOG_LEVEL: "warn", PI_SERVER_TOKEN: TOKEN },
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let out = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const ready = new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      out += String(d);
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.stderr.on("data", (d: Buffer) => (out += String(d)));
-    void exited.then((e) => reject(new Error(`exited ${e.code}: ${out}`)));
-  });
-  return { child, ready, exited, output: () => out };
-}
+const serve = (dataDir: string) => serveDataDir(dataDir);
 
 /** The model's last tool result, as the fake LLM received it. */
 function toolResultOf(req: FakeRequest): string {

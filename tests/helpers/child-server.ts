@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -17,6 +17,41 @@ export interface ChildServer {
 }
 
 /**
+ * `pi-server serve` on a data dir in a child process: `ready` resolves with its URL once it listens
+ * and rejects if it exits first; `exited` resolves when it ends (crash tests kill it with SIGKILL).
+ */
+export function serveDataDir(
+  dataDir: string,
+  opts: { prefix?: string[]; logLevel?: string } = {},
+): {
+  child: ChildProcess;
+  ready: Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output: () => string;
+} {
+  const argv = [process.execPath, BIN, "serve", "--data-dir", dataDir, "--port", "0", "--host", "127.0.0.1"];
+  const all = [...(opts.prefix ?? []), ...argv];
+  const child = spawn(all[0]!, all.slice(1), {
+    env: { ...process.env, PI_SERVER_LOG_LEVEL: opts.logLevel ?? "warn", PI_SERVER_TOKEN: TOKEN },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const ready = new Promise<string>((resolve, reject) => {
+    child.stdout!.on("data", (d: Buffer) => {
+      out += String(d);
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.stderr!.on("data", (d: Buffer) => (out += String(d)));
+    void exited.then((e) => reject(new Error(`server exited (${e.code ?? e.signal}): ${out}`)));
+  });
+  return { child, ready, exited, output: () => out };
+}
+
+/**
  * The real server in its own process, so that what is measured of it (memory, descriptors) is
  * the server's alone. `prefix` runs before node, e.g. `["prlimit", "--nofile=256:256"]`.
  */
@@ -27,29 +62,14 @@ export async function startChildServer(
   const dataDir = tmp("child");
   writeFileSync(join(dataDir, "config.json"), JSON.stringify(config));
   writeFileSync(join(dataDir, "repos.json"), JSON.stringify({ repos: [] }));
-  const argv = [process.execPath, BIN, "serve", "--data-dir", dataDir, "--port", "0", "--host", "127.0.0.1"];
-  const all = [...prefix, ...argv];
-  const child = spawn(all[0]!, all.slice(1), {
-    env: { ...process.env, PI_SERVER_LOG_LEVEL: "info", PI_SERVER_TOKEN: TOKEN },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on("data", (d: Buffer) => {
-      out += String(d);
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.stderr.on("data", (d: Buffer) => (out += String(d)));
-    void exited.then(() => reject(new Error(`server exited: ${out}`)));
-  });
+  const { child, ready, exited, output } = serveDataDir(dataDir, { prefix, logLevel: "info" });
+  const url = await ready;
   return {
     pid: child.pid!,
     url,
     port: Number(new URL(url).port),
     dataDir,
-    output: () => out,
+    output,
     async stop() {
       child.kill("SIGKILL");
       await exited;
