@@ -14,6 +14,10 @@ import { ActionTokens } from "./push/action-token.js";
 import { PushActionTokensStore } from "./store/push-action-tokens.js";
 import { loadVapidKeys } from "./push/vapid.js";
 import { PushSubscriptionsStore } from "./store/push-subscriptions.js";
+import { apnsChannelFromConfig, type ApnsConnectOptions } from "./push/apns-setup.js";
+import { ApnsConfigError } from "./push/apns-jwt.js";
+import type { ApnsChannel } from "./push/apns.js";
+import { ApnsRegistrationsStore } from "./store/apns-registrations.js";
 import { NativeCalls } from "./sessions/native-calls.js";
 import { AuditLog } from "./store/audit.js";
 import { PermissionRequestsStore } from "./store/permission-requests.js";
@@ -102,6 +106,8 @@ export interface StartOptions {
   webDir?: string;
   /** The https agent Web Push deliveries go through (a test's own CA); default: Node's global one. */
   pushAgent?: HttpsAgent;
+  /** Where APNs deliveries go and which CA they trust (a test's own server); default Apple's. */
+  apns?: ApnsConnectOptions;
 }
 
 /** Where the web app's Vite build writes. */
@@ -252,16 +258,33 @@ async function startLocked(
     pendingCall,
     deviceAlive: (id) => id === "env" || tokens.exists(id),
   });
+  const tokenAlive = (id: string): boolean => id === "env" || tokens.exists(id);
+  let apns: ApnsChannel | undefined;
+  try {
+    apns = apnsChannelFromConfig({
+      config,
+      dataDir: paths.root,
+      store: new ApnsRegistrationsStore(db),
+      log,
+      tokenAlive,
+      ...(opts.apns && { connect: opts.apns }),
+    });
+  } catch (err) {
+    db.close();
+    if (err instanceof ApnsConfigError) throw new StartupError(err.message);
+    throw err;
+  }
   const push = new PushService({
     store: new PushSubscriptionsStore(db),
     vapid: loadVapidKeys(paths.identity),
     subject: "mailto:pi-server@localhost",
     log,
     sessionName: (id) => index.get(id)?.name,
-    tokenAlive: (id) => id === "env" || tokens.exists(id),
+    tokenAlive,
     actions: pushActions,
     redact: () => loadConfig(paths.config).push?.redact === true,
     ...(opts.pushAgent && { agent: opts.pushAgent }),
+    ...(apns && { channels: [apns] }),
   });
   const metrics = new ServerMetrics({ version: SERVER_VERSION, piVersion: pi.version });
   const checkpoints = new CheckpointStore(db);
@@ -524,6 +547,7 @@ async function startLocked(
         await hooks.close();
         // Deliveries under way get a moment; a push service that is down must not hold up the stop.
         await Promise.race([push.settled(), new Promise((r) => setTimeout(r, 2000).unref())]);
+        push.close();
         await Promise.all([...connections].map((c) => c.flush(2000)));
         for (const c of connections) c.close(CloseCode.goingAway, "server shutting down");
         await fastify.close();

@@ -9,6 +9,7 @@ import type { PiDiagnosis } from "../sessions/pi-diagnostics.js";
 import { loadConfig, type ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
 import { processAlive, readRuntime } from "../store/runtime.js";
+import { ApnsConfigError, loadApnsKey } from "../push/apns-jwt.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -325,4 +326,22 @@ export function checkDisk(paths: DataPaths): CheckResult {
   }
   if (free < 2 * GIB) return warn("disk", text, "free space soon: every session has a worktree of its repo");
   return ok("disk", text);
+}
+
+/** push.apns: the .p8 key must be readable and an EC P-256 key, or the server does not start. */
+export function checkApns(paths: DataPaths, config: ServerConfig | undefined): CheckResult {
+  const apns = config?.push?.apns;
+  if (!apns) return ok("apns", "not configured (no iOS push; Web Push works without it)");
+  try {
+    loadApnsKey(apns.keyPath, paths.root);
+  } catch (err) {
+    if (!(err instanceof ApnsConfigError)) throw err;
+    return fail(
+      "apns",
+      err.message,
+      "point push.apns.keyPath at the AuthKey_<KeyID>.p8 file from developer.apple.com (Keys), or pi-server config unset push.apns",
+    );
+  }
+  const env = apns.environment ?? "production";
+  return ok("apns", `${env}: key ${apns.keyId} of team ${apns.teamId}, topic ${apns.bundleId}`);
 }

@@ -6,6 +6,7 @@ import { dataPaths, resolveDataDir } from "../store/paths.js";
 import { SERVER_VERSION } from "../server.js";
 import { DATA_DIR_OPTION, print } from "./context.js";
 import {
+  checkApns,
   checkConfig,
   checkDisk,
   checkGit,
@@ -58,6 +59,7 @@ export async function runDoctor(dataDir: string): Promise<CheckResult[]> {
   results.push(checkLock(paths));
   results.push(await checkPort(paths, config));
   results.push(checkTls(paths, config));
+  results.push(checkApns(paths, config));
   results.push(checkDisk(paths));
   return results;
 }

@@ -22,6 +22,14 @@ export const WebPushSubscription = Type.Object(
 );
 export type WebPushSubscription = Static<typeof WebPushSubscription>;
 
+/** A native app's push registration: the platform and the device token it was given. */
+const DeviceRegistration = {
+  /** Only Apple's for now: the iOS app's token from registerForRemoteNotifications. */
+  platform: Type.Literal("apns"),
+  /** The APNs device token as hex (its bytes, two hex digits each; 32 bytes today). */
+  deviceToken: Type.String({ minLength: 32, maxLength: 200, pattern: "^([0-9A-Fa-f]{2})+$" }),
+};
+
 /** Push methods, spread into the method table. */
 export const PushMethods = {
   "push.config": {
@@ -42,6 +50,19 @@ export const PushMethods = {
     scoped: false,
     description: "Forget a subscription of this device (by its endpoint).",
     params: Type.Object({ endpoint: Type.String({ minLength: 1, maxLength: 2048 }) }, Known),
+    result: Type.Object({ removed: Type.Boolean() }),
+  },
+  "push.register": {
+    scoped: false,
+    description:
+      "Register this device's APNs device token (the iOS app): it is notified when a permission request waits. Tied to the token that paired; a revoked device's tokens go with it. invalid_request with data.reason \"apns_not_configured\" when the server has no push.apns.",
+    params: Type.Object(DeviceRegistration, Known),
+    result: Type.Object({ id: Type.String() }),
+  },
+  "push.unregister": {
+    scoped: false,
+    description: "Forget an APNs device token of this device.",
+    params: Type.Object(DeviceRegistration, Known),
     result: Type.Object({ removed: Type.Boolean() }),
   },
 } as const;

@@ -5,7 +5,9 @@ import type { WebPushSubscription } from "../protocol/push.js";
 import type { PushSubscriptionsStore } from "../store/push-subscriptions.js";
 import type { VapidKeys } from "./vapid.js";
 import type { ActionTokens } from "./action-token.js";
-import { WebPushSender } from "./web-push.js";
+import { apnsNotConfigured } from "./apns.js";
+import type { DeviceTokenChannel, PushChannel } from "./channel.js";
+import { WebPushSender, type PushPayload } from "./web-push.js";
 
 const MAX_BODY = 200;
 
@@ -23,15 +25,19 @@ export interface PushServiceDeps {
   actions: ActionTokens;
   /** push.redact in config.json: payloads carry opaque ids only. */
   redact: () => boolean;
+  /** Channels beside Web Push whose devices use push.register (APNs, when configured). */
+  channels?: DeviceTokenChannel[];
 }
 
 /** Registered devices, and what they are told when the agent needs them. */
 export class PushService {
   private readonly sender: WebPushSender;
+  private readonly channels: PushChannel[];
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(private readonly deps: PushServiceDeps) {
     this.sender = new WebPushSender({ ...deps, alive: (s) => deps.tokenAlive(s.tokenId) });
+    this.channels = [this.sender, ...(deps.channels ?? [])];
   }
 
   get vapidPublicKey(): string {
@@ -51,9 +57,25 @@ export class PushService {
     return this.deps.store.removeEndpoint(tokenId, endpoint);
   }
 
+  /** A native app's device token (push.register); typed invalid_request when its platform is not set up. */
+  register(tokenId: string, platform: "apns", deviceToken: string): { id: string } {
+    return this.tokenChannel(platform).register(tokenId, deviceToken);
+  }
+
+  unregister(tokenId: string, platform: "apns", deviceToken: string): boolean {
+    return this.tokenChannel(platform).unregister(tokenId, deviceToken);
+  }
+
+  private tokenChannel(platform: "apns"): DeviceTokenChannel {
+    const c = this.deps.channels?.find((x) => x.platform === platform);
+    if (!c) throw apnsNotConfigured();
+    return c;
+  }
+
   /** A revoked device is told nothing more. */
   forgetDevices(tokenIds: readonly string[]): void {
     this.deps.store.removeForTokens(tokenIds);
+    for (const c of this.deps.channels ?? []) c.forgetDevices(tokenIds);
     this.deps.actions.forgetDevices(tokenIds);
   }
 
@@ -67,7 +89,7 @@ export class PushService {
       request.summary.length > MAX_BODY ? `${request.summary.slice(0, MAX_BODY - 1)}…` : request.summary;
     const call = { tool: request.tool, input: fullInput };
     this.track(
-      this.sender.sendAll((s) => ({
+      this.sendAll((s) => ({
         kind: "permission",
         requestId: request.id,
         sessionId: request.sessionId,
@@ -85,6 +107,12 @@ export class PushService {
     );
   }
 
+  /** Every channel (Web Push, then APNs when configured); resolves with how many devices were sent to. */
+  private async sendAll(payload: (device: { tokenId: string }) => PushPayload): Promise<number> {
+    const counts = await Promise.all(this.channels.map((c) => c.sendAll(payload)));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   private track(p: Promise<unknown>): void {
     const tracked: Promise<void> = p
       .then(() => undefined)
@@ -98,5 +126,9 @@ export class PushService {
   /** Deliveries still being tried (a stopping server lets them finish or give up). */
   async settled(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
+  }
+
+  close(): void {
+    for (const c of this.deps.channels ?? []) c.close();
   }
 }

@@ -118,6 +118,26 @@ export const ServerConfig = Type.Object(
         {
           /** Notifications carry opaque ids only: no title, tool or command reaches a push service. */
           redact: Type.Optional(Type.Boolean()),
+          /** Apple Push Notification service for iOS apps: token auth with a .p8 key (docs/push.md). */
+          apns: Type.Optional(
+            Type.Object(
+              {
+                /** The .p8 signing key (PKCS#8 EC P-256 PEM); relative paths are read from the data dir. */
+                keyPath: Type.String({ minLength: 1 }),
+                /** The key's 10-character Key ID from the Apple Developer account. */
+                keyId: Type.String({ pattern: "^[A-Z0-9]{10}$" }),
+                /** The 10-character Team ID. */
+                teamId: Type.String({ pattern: "^[A-Z0-9]{10}$" }),
+                /** The iOS app's bundle id: the apns-topic. */
+                bundleId: Type.String({ pattern: "^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+$", maxLength: 155 }),
+                /** "development" (api.sandbox.push.apple.com, Xcode builds) or "production" (the default). */
+                environment: Type.Optional(
+                  Type.Union([Type.Literal("development"), Type.Literal("production")]),
+                ),
+              },
+              { additionalProperties: false },
+            ),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -246,14 +266,21 @@ export class ConfigError extends Error {
 
 const configValidator = Compile(ServerConfig);
 
+/** A pattern means nothing to a user; say what the value should look like. */
+const PATTERN_HINTS: Record<string, string> = {
+  "/defaultModel": 'must be "provider/modelId", e.g. anthropic/claude-sonnet-4-5',
+  "/push/apns/keyId": "must be the key's 10-character Key ID (A-Z, 0-9) from the Apple Developer account",
+  "/push/apns/teamId": "must be the 10-character Team ID (A-Z, 0-9) from the Apple Developer account",
+  "/push/apns/bundleId": "must be the app's bundle id, e.g. com.example.pi",
+};
+
 /** Names the offending key, e.g. `/limits/maxSessions: must be integer`. */
 export function configIssues(value: unknown): string[] {
   const shape = describeErrors(configValidator.Errors(value)).map(
     (i) =>
       `${i.path === "/" ? "(top level)" : i.path}: ${
-        // A pattern means nothing to a user; say what the value should look like.
-        i.path === "/defaultModel" && i.message.startsWith("must match pattern")
-          ? 'must be "provider/modelId", e.g. anthropic/claude-sonnet-4-5'
+        i.message.startsWith("must match pattern") && PATTERN_HINTS[i.path] !== undefined
+          ? PATTERN_HINTS[i.path]
           : i.message.replace(/^unknown property/, "unknown key")
       }`,
   );

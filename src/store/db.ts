@@ -203,6 +203,16 @@ const MIGRATIONS: string[] = [
      used_at INTEGER
    );
    CREATE INDEX push_action_tokens_request ON push_action_tokens (request_id);`,
+  // APNs device tokens of the iOS app, each of the paired device's token that registered it.
+  `CREATE TABLE apns_registrations (
+     id TEXT PRIMARY KEY,
+     token_id TEXT NOT NULL,
+     device_token TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     last_success_at INTEGER,
+     failures INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX apns_registrations_token ON apns_registrations (token_id);`,
 ];
 
 /** The standalone binary loads the SQLite addon from where it unpacked it (src/binary/main.ts). */
