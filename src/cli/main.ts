@@ -17,6 +17,7 @@ import { registerServiceCommands } from "./service.js";
 import { registerInitCommand } from "./init-command.js";
 import { registerPolicyCommands } from "./policy-commands.js";
 import { registerUsageCommand } from "./usage-command.js";
+import { registerChatCommand } from "./chat.js";
 import { escapeControl } from "./terminal.js";
 import { CliError, cliPaths } from "./context.js";
 import { invokedAs } from "./init-plan.js";
@@ -234,6 +235,7 @@ export function buildProgram(): Command {
   registerApprovalCommands(program);
   registerSessionCommands(program);
   registerUsageCommand(program);
+  registerChatCommand(program);
   return program;
 }
 

@@ -22,32 +22,52 @@ export function connectableUrl(rt: RuntimeInfo): string {
   return `${rt.scheme}://${host}:${rt.port}`;
 }
 
-/** Opens the protocol to the server running on this data dir with the owner token. */
-export async function connectOwner(paths: DataPaths, o: OwnerConnection): Promise<PiClient> {
+/** Where to connect and with what: read again on every call, as a restarted server may listen elsewhere. */
+export interface OwnerTarget {
+  url: string;
+  token: string;
+  tlsFingerprint?: string;
+}
+
+export function ownerTarget(paths: DataPaths, o: OwnerConnection): OwnerTarget {
   const token = o.token ?? process.env.PI_SERVER_TOKEN;
   if (!token)
     throw new CliError(
       "pass the owner token with --token or PI_SERVER_TOKEN (`pi-server token rotate` makes a new one)",
     );
-  let url = o.url;
-  let tlsFingerprint: string | undefined;
-  if (!url) {
-    const rt = readRuntime(paths.runtime);
-    if (!rt || !processAlive(rt.pid))
-      throw new CliError(`no server is running on ${paths.root}; start it with \`pi-server serve\``);
-    url = connectableUrl(rt);
-    tlsFingerprint = rt.tlsFingerprint;
-  }
+  if (o.url) return { url: o.url, token };
+  const rt = readRuntime(paths.runtime);
+  if (!rt || !processAlive(rt.pid))
+    throw new CliError(`no server is running on ${paths.root}; start it with \`pi-server serve\``);
+  return {
+    url: connectableUrl(rt),
+    token,
+    ...(rt.tlsFingerprint ? { tlsFingerprint: rt.tlsFingerprint } : {}),
+  };
+}
+
+export function connectTarget(t: OwnerTarget, clientName?: string): Promise<PiClient> {
+  return PiClient.connect(t.url, {
+    token: t.token,
+    tokenInHeader: true,
+    ...(t.tlsFingerprint ? { tlsFingerprint: t.tlsFingerprint } : {}),
+    ...(clientName ? { clientName } : {}),
+  });
+}
+
+/** Opens the protocol to the server running on this data dir with the owner token. */
+export async function connectOwner(
+  paths: DataPaths,
+  o: OwnerConnection,
+  clientName?: string,
+): Promise<PiClient> {
+  const target = ownerTarget(paths, o);
   try {
-    return await PiClient.connect(url, {
-      token,
-      tokenInHeader: true,
-      ...(tlsFingerprint ? { tlsFingerprint } : {}),
-    });
+    return await connectTarget(target, clientName);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(msg))
-      throw new CliError(`no server answers at ${url}; start it with \`pi-server serve\``);
-    throw new CliError(`could not connect to ${url}: ${msg}`);
+      throw new CliError(`no server answers at ${target.url}; start it with \`pi-server serve\``);
+    throw new CliError(`could not connect to ${target.url}: ${msg}`);
   }
 }
