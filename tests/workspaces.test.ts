@@ -170,7 +170,7 @@ describe("workspaces", () => {
     });
   });
 
-  it("runtime host is answered with a warning; devices may list but not change workspaces", async () => {
+  it("runtime host is answered with a warning; devices may list but not change workspaces, admin devices may except host and mounts", async () => {
     const client = await h.connect();
     const { workspace } = await client.request("workspaces.create", { name: "fast" });
     const updated = await client.request("workspaces.update", { workspaceId: workspace.id, runtime: "host" });
@@ -186,8 +186,23 @@ describe("workspaces", () => {
         ["workspaces.update", { workspaceId: workspace.id, runtime: "sandbox" }],
         ["workspaces.delete", { workspaceId: workspace.id }],
       ] as const) {
-        await expect(tablet.request(method, params as never)).rejects.toMatchObject({ code: "forbidden" });
+        await expect(tablet.request(method, params as never)).rejects.toMatchObject({
+          code: "forbidden",
+          data: { needs: "admin" },
+        });
       }
+      // An admin device manages workspaces, but leaving the sandbox or mounting host paths stays the owner's.
+      new TokenStore(h.server.db).grantDevice("tablet", "admin");
+      const made = await tablet.request("workspaces.create", { name: "admin's", network: "off" });
+      expect(made.workspace).toMatchObject({ name: "admin's", network: "off" });
+      await expect(
+        tablet.request("workspaces.update", { workspaceId: made.workspace.id, runtime: "host" }),
+      ).rejects.toMatchObject({ code: "forbidden", data: { needs: "owner" } });
+      await expect(
+        tablet.request("workspaces.create", { name: "mounts", readOnlyMounts: ["/etc"] }),
+      ).rejects.toMatchObject({ code: "forbidden", data: { needs: "owner" } });
+      await tablet.request("workspaces.update", { workspaceId: workspace.id, name: "renamed by admin" });
+      await tablet.request("workspaces.delete", { workspaceId: made.workspace.id });
     } finally {
       await tablet.close();
     }

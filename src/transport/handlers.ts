@@ -225,10 +225,10 @@ export function createHandlers({
       defaultModel: setDefaultModel(configFile, findModel, params.provider, params.modelId),
     }),
     ...permissionHandlers(permissions, access),
-    ...workspaceHandlers({ sessions, workspaces, reposFile, index }),
+    ...workspaceHandlers({ sessions, workspaces, reposFile, index, access }),
     ...insightHandlers(insights),
     ...pushHandlers(push),
-    ...historyHandlers(history),
+    ...historyHandlers(history, access),
   };
 }
 

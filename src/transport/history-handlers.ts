@@ -1,6 +1,6 @@
 import { ProtocolError } from "../protocol/errors.js";
 import type { SessionHistory } from "../sessions/history.js";
-import type { CallContext, Handlers } from "./handlers.js";
+import type { CallContext, Handlers, Roles } from "./handlers.js";
 
 type HistoryMethod =
   | "session.fork"
@@ -11,22 +11,17 @@ type HistoryMethod =
   | "session.checkpoints"
   | "session.revert";
 
-/** Import reads the host's files: the owner's alone. */
-function ownerOnly(ctx: CallContext, what: string): void {
-  if (ctx.principal.kind !== "owner") {
-    throw new ProtocolError("forbidden", `${what} reads pi's files on the host: only the owner token may`, {
-      needs: "owner",
-    });
-  }
-}
-
 function attachable(ctx: CallContext): void {
   if (!ctx.attachable()) {
     throw new ProtocolError("limit_exceeded", "too many sessions attached to this connection; detach one");
   }
 }
 
-export function historyHandlers(history: SessionHistory): Pick<Handlers, HistoryMethod> {
+/** Import reads pi's files on the host: the owner's, or an admin device's. */
+export function historyHandlers(
+  history: SessionHistory,
+  access: Pick<Roles, "requireAdmin">,
+): Pick<Handlers, HistoryMethod> {
   return {
     "session.fork": async (params, ctx) => {
       attachable(ctx);
@@ -46,11 +41,11 @@ export function historyHandlers(history: SessionHistory): Pick<Handlers, History
     },
     "session.rename": (params) => history.rename(params),
     "sessions.importable": (_params, ctx) => {
-      ownerOnly(ctx, "sessions.importable");
+      access.requireAdmin(ctx, "sessions.importable (it reads pi's files on the host)");
       return history.importable();
     },
     "session.import": async (params, ctx) => {
-      ownerOnly(ctx, "session.import");
+      access.requireAdmin(ctx, "session.import (it reads pi's files on the host)");
       attachable(ctx);
       const live = await history.import(params, ctx.principal.id);
       ctx.attach(live);

@@ -8,7 +8,7 @@ import { addRemoteRepo, addRepo, readReposFile, removeRepo, ReposFileError } fro
 import type { SessionService } from "../sessions/service.js";
 import type { SessionsIndex } from "../store/sessions-index.js";
 import type { WorkspaceService } from "../workspaces/service.js";
-import type { CallContext, Handlers } from "./handlers.js";
+import type { CallContext, Handlers, Roles } from "./handlers.js";
 
 type WorkspaceMethod =
   | "workspaces.list"
@@ -25,13 +25,30 @@ export interface WorkspaceHandlerDeps {
   workspaces: WorkspaceService;
   reposFile: string;
   index: Pick<SessionsIndex, "list">;
+  access: Pick<Roles, "requireAdmin">;
 }
 
-/** Repos and workspaces change what every device's sessions run with: the owner's call. */
+/** Repos change what the host serves, and host runtime or mounts what sessions reach: the owner's call. */
 function ownerOnly(ctx: CallContext, what: string): void {
   if (ctx.principal.kind !== "owner") {
     throw new ProtocolError("forbidden", `${what} needs the owner token`, { needs: "owner" });
   }
+}
+
+/**
+ * A workspace's other settings are the owner's or an admin device's to change; leaving the sandbox
+ * (runtime host) or showing it more of the host (read-only mounts) stays with the owner.
+ */
+function workspaceSettings(
+  ctx: CallContext,
+  access: Pick<Roles, "requireAdmin">,
+  what: string,
+  params: { runtime?: string | null; readOnlyMounts?: string[] },
+): void {
+  access.requireAdmin(ctx, what);
+  if (params.runtime === "host") ownerOnly(ctx, "runtime host");
+  if (params.readOnlyMounts !== undefined && params.readOnlyMounts.length > 0)
+    ownerOnly(ctx, "read-only mounts");
 }
 
 function repoError(err: unknown): never {
@@ -44,19 +61,19 @@ function repoInfo(r: { id: string; name: string; path: string; url?: string }): 
 }
 
 export function workspaceHandlers(deps: WorkspaceHandlerDeps): Pick<Handlers, WorkspaceMethod> {
-  const { sessions, workspaces, reposFile, index } = deps;
+  const { sessions, workspaces, reposFile, index, access } = deps;
   return {
     "workspaces.list": () => ({ workspaces: workspaces.list() }),
     "workspaces.create": (params, ctx) => {
-      ownerOnly(ctx, "creating a workspace");
+      workspaceSettings(ctx, access, "creating a workspace", params);
       return workspaces.create(params);
     },
     "workspaces.update": (params, ctx) => {
-      ownerOnly(ctx, "changing a workspace");
+      workspaceSettings(ctx, access, "changing a workspace", params);
       return workspaces.update(params);
     },
     "workspaces.delete": (params, ctx) => {
-      ownerOnly(ctx, "deleting a workspace");
+      access.requireAdmin(ctx, "deleting a workspace");
       workspaces.delete(params.workspaceId);
       return { deleted: true };
     },
