@@ -1,5 +1,4 @@
 import { execFile, execFileSync } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
@@ -9,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PiClient, RpcError } from "../src/client/client.js";
 import type { SignedInvite } from "../src/protocol/invite.js";
 import { type Harness, makeRepo, startHarness, textOf, tmp } from "./helpers/harness.js";
+import { writeTuiSession } from "./helpers/tui-session.js";
 
 /**
  * session.fork and session.import through the real server: real pi histories, real tools in the
@@ -216,57 +216,8 @@ describe("session.fork", () => {
 
 const sessionsDir = join(homedir(), ".pi", "agent", "sessions");
 
-/** A session file as pi's terminal UI writes it (format version 3), run in `cwd`. */
-function tuiSession(cwd: string, user: string, answer: string): string {
-  const dir = join(sessionsDir, `--${cwd.replace(/^[/\\]/, "").replace(/[/\\:]/g, "-")}--`);
-  mkdirSync(dir, { recursive: true });
-  const id = randomUUID();
-  const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, "-")}_${id}.jsonl`);
-  const t = Date.now();
-  const lines = [
-    { type: "session", version: 3, id, timestamp: new Date(t).toISOString(), cwd },
-    {
-      type: "model_change",
-      id: "a0000001",
-      parentId: null,
-      timestamp: new Date(t).toISOString(),
-      provider: "anthropic",
-      modelId: "claude-sonnet-4-5",
-    },
-    {
-      type: "message",
-      id: "a0000002",
-      parentId: "a0000001",
-      timestamp: new Date(t + 1).toISOString(),
-      message: { role: "user", content: [{ type: "text", text: user }], timestamp: t + 1 },
-    },
-    {
-      type: "message",
-      id: "a0000003",
-      parentId: "a0000002",
-      timestamp: new Date(t + 2).toISOString(),
-      message: {
-        role: "assistant",
-        content: [{ type: "text", text: answer }],
-        api: "anthropic-messages",
-        provider: "anthropic",
-        model: "claude-sonnet-4-5",
-        usage: {
-          input: 10,
-          output: 5,
-          cacheRead: 0,
-          cacheWrite: 0,
-          totalTokens: 15,
-          cost: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, total: 0 },
-        },
-        stopReason: "stop",
-        timestamp: t + 2,
-      },
-    },
-  ];
-  writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join("\n")}\n`);
-  return file;
-}
+const tuiSession = (cwd: string, user: string, answer: string): string =>
+  writeTuiSession(sessionsDir, cwd, user, answer);
 
 describe("import from pi's terminal UI", () => {
   let file: string;

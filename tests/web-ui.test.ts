@@ -70,7 +70,7 @@ describe.skipIf(!ready)("web app", () => {
     await page.goto(`${front.url}/app/#/`);
     await page.locator('[data-state="connected"]').waitFor();
     await page.getByRole("link", { name: "New session" }).click();
-    await page.getByLabel("Repository").selectOption("demo");
+    await page.getByLabel("Workspace").selectOption("demo");
     await page.getByLabel("Name (optional)").fill("first session");
     await page.getByRole("button", { name: "Create session" }).click();
     await page.getByRole("heading", { name: "first session" }).waitFor();

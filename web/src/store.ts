@@ -3,6 +3,7 @@ import { computed, effect, signal } from "@preact/signals";
 import type { AnyEvent } from "../../src/client/browser.js";
 import type { PermissionRequest } from "../../src/protocol/permissions.js";
 import type { SessionInfo } from "../../src/protocol/types.js";
+import type { Workspace } from "../../src/protocol/workspaces.js";
 import { Connection } from "./connection.js";
 import { SessionStream } from "./session-stream.js";
 import { storage, type ServerRecord } from "./storage.js";
@@ -11,6 +12,8 @@ export const servers = signal<ServerRecord[]>([]);
 export const current = signal<ServerRecord | undefined>(undefined);
 export const connection = signal<Connection | undefined>(undefined);
 export const sessions = signal<SessionInfo[]>([]);
+/** Every workspace (a repo or none, plus what its sessions start with), from workspaces.list. */
+export const workspaces = signal<Workspace[]>([]);
 /** Pending approvals by request id, across every session. */
 export const approvals = signal<Map<string, PermissionRequest>>(new Map());
 export const ready = signal(false);
@@ -53,6 +56,12 @@ function onEvent(e: AnyEvent): void {
           : s,
       );
       return;
+    case "session_info_changed": {
+      const name = e.payload.name;
+      if (name !== null)
+        sessions.value = sessions.value.map((s) => (s.id === e.sessionId ? { ...s, name } : s));
+      return;
+    }
     case "session_deleted":
       sessions.value = sessions.value.filter((s) => s.id !== e.sessionId);
       return;
@@ -65,11 +74,13 @@ export async function refreshLists(): Promise<void> {
   const conn = connection.value;
   if (!conn) return;
   try {
-    const [list, pending] = await Promise.all([
+    const [list, pending, ws] = await Promise.all([
       conn.request("session.list", {}),
       conn.request("permission.list", {}),
+      conn.request("workspaces.list", {}).catch(() => undefined),
     ]);
     sessions.value = list.sessions;
+    if (ws) workspaces.value = ws.workspaces;
     approvals.value = new Map(pending.requests.map((r) => [r.id, r]));
   } catch {
     // Offline: the lists refresh on the next connect.
@@ -82,6 +93,7 @@ function connectTo(server: ServerRecord | undefined): void {
   connection.value?.stop();
   streams.clear();
   sessions.value = [];
+  workspaces.value = [];
   approvals.value = new Map();
   clearInterval(refreshTimer);
   current.value = server;
@@ -150,4 +162,17 @@ export function closeStream(sessionId: string): void {
   connection.value?.unwatch(sessionId);
   // Dropped so the next visit reloads the history: no stale view, no events missed while detached.
   streams.delete(sessionId);
+}
+
+/** Text to put in a session's composer when its chat opens (a fork's message, to edit and send). */
+const drafts = new Map<string, string>();
+
+export function setDraft(sessionId: string, text: string): void {
+  drafts.set(sessionId, text);
+}
+
+export function takeDraft(sessionId: string): string {
+  const text = drafts.get(sessionId) ?? "";
+  drafts.delete(sessionId);
+  return text;
 }

@@ -15,6 +15,17 @@ const loadChat = () => import("./ChatView.js").then((m) => ({ default: m.ChatVie
 const loadReview = () => import("./ReviewView.js").then((m) => ({ default: m.ReviewView }));
 const ChatView = lazy(loadChat);
 const ReviewView = lazy(loadReview);
+// Screens used now and then, fetched when first opened.
+const WorkspacesScreen = lazy(() =>
+  import("./WorkspacesScreen.js").then((m) => ({ default: m.WorkspacesScreen })),
+);
+const WorkspaceSettings = lazy(() =>
+  import("./WorkspaceSettings.js").then((m) => ({ default: m.WorkspaceSettings })),
+);
+const ImportScreen = lazy(() => import("./ImportScreen.js").then((m) => ({ default: m.ImportScreen })));
+const CheckpointsView = lazy(() =>
+  import("./CheckpointsView.js").then((m) => ({ default: m.CheckpointsView })),
+);
 
 /** Fetched once the first screen is up, so opening a chat later does not wait for the network. */
 export function preloadScreens(): void {
@@ -27,7 +38,7 @@ export function App() {
   // Moving between screens puts keyboard and screen-reader focus on the new screen's heading.
   useEffect(() => {
     document.querySelector<HTMLElement>("main h1, main h2")?.focus();
-  }, [r.name]);
+  }, [r.name, "id" in r ? r.id : ""]);
 
   let body;
   if (r.name === "pair") body = <PairScreen encoded={r.invite} />;
@@ -37,7 +48,13 @@ export function App() {
   else if (current.value?.revoked) body = <Revoked server={current.value} />;
   else if (r.name === "session") body = <ChatView key={r.id} sessionId={r.id} />;
   else if (r.name === "changes") body = <ReviewView key={r.id} sessionId={r.id} />;
-  else if (r.name === "new") body = <NewSession />;
+  else if (r.name === "checkpoints") body = <CheckpointsView key={r.id} sessionId={r.id} />;
+  else if (r.name === "new") body = <NewSession key={r.workspaceId ?? ""} workspaceId={r.workspaceId} />;
+  else if (r.name === "workspaces") body = <WorkspacesScreen />;
+  else if (r.name === "workspace") body = <WorkspaceSettings key={r.id} workspaceId={r.id} />;
+  else if (r.name === "workspace-new")
+    body = <WorkspaceSettings key={`new:${r.repoId ?? ""}`} repoId={r.repoId} />;
+  else if (r.name === "import") body = <ImportScreen />;
   else body = <SessionList />;
 
   return (

@@ -5,6 +5,7 @@ import { closeStream, connection, openStream, refreshLists, sessions, waitingFor
 import { ApprovalCard } from "./ApprovalCard.js";
 import { ChatItemView } from "./ChatItems.js";
 import { Composer } from "./Composer.js";
+import { ForkButton, useForkPoints } from "./ForkAction.js";
 import { SessionSettings } from "./SessionSettings.js";
 import { VirtualLog } from "./VirtualLog.js";
 
@@ -22,8 +23,6 @@ function estimate(item: ChatItem): number {
   }
 }
 
-const renderItem = (item: ChatItem) => <ChatItemView item={item} />;
-
 export function ChatView({ sessionId }: { sessionId: string }) {
   const [stream] = useState(() => openStream(sessionId));
   useEffect(() => () => closeStream(sessionId), [sessionId]);
@@ -33,6 +32,17 @@ export function ChatView({ sessionId }: { sessionId: string }) {
   const items = stream.items.value;
   const pending = waitingFor(sessionId);
   const status = pending.length > 0 ? "waiting for approval" : stream.status.value;
+  const forkPoints = useForkPoints(stream);
+  const renderItem = (item: ChatItem) => {
+    const point = item.kind === "user" ? forkPoints.get(item.key) : undefined;
+    if (!point) return <ChatItemView item={item} />;
+    return (
+      <div>
+        <ChatItemView item={item} />
+        <ForkButton sessionId={sessionId} point={point} stream={stream} />
+      </div>
+    );
+  };
 
   async function remove() {
     if (!confirm("Delete this session? Uncommitted changes are committed to its branch first.")) return;

@@ -1,7 +1,7 @@
 import { useRef, useState } from "preact/hooks";
 import { toBase64 } from "../crypto.js";
 import type { SessionStream } from "../session-stream.js";
-import { connection } from "../store.js";
+import { connection, takeDraft } from "../store.js";
 
 type Image = {
   type: "image";
@@ -30,7 +30,7 @@ function turnId(): string {
 }
 
 export function Composer({ stream }: { stream: SessionStream }) {
-  const [text, setText] = useState("");
+  const [text, setText] = useState(() => takeDraft(stream.sessionId));
   const [images, setImages] = useState<Image[]>([]);
   const [error, setError] = useState<string | undefined>();
   const [listening, setListening] = useState(false);

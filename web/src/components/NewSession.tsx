@@ -1,21 +1,25 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ResultOf } from "../../../src/protocol/methods.js";
+import { explainError } from "../errors.js";
 import { go } from "../router.js";
-import { connection, refreshLists } from "../store.js";
+import { connection, refreshLists, workspaces } from "../store.js";
+import { WorkspacePicker } from "./WorkspacePicker.js";
 
 type Repo = ResultOf<"repos.list">["repos"][number];
 type Model = { id: string; name: string; provider: string };
 
-export function NewSession() {
+export function NewSession({ workspaceId }: { workspaceId?: string }) {
   const conn = connection.value;
   const connected = conn?.state.value === "connected";
   const [repos, setRepos] = useState<Repo[]>([]);
   const [models, setModels] = useState<Model[]>([]);
-  const [repoId, setRepoId] = useState("");
-  const [model, setModel] = useState("");
+  const [serverModel, setServerModel] = useState("");
+  const [wsId, setWsId] = useState<string | undefined>(workspaceId);
+  const [model, setModel] = useState<string | undefined>();
   const [name, setName] = useState("");
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  const [loaded, setLoaded] = useState(false);
 
   useEffect(() => {
     if (!conn || !connected) return;
@@ -23,18 +27,29 @@ export function NewSession() {
       conn.request("repos.list", {}),
       conn.request("get_available_models", {}),
       conn.request("get_default_model", {}).catch(() => undefined),
+      conn.request("workspaces.list", {}),
     ]).then(
-      ([r, m, d]) => {
+      ([r, m, d, w]) => {
         const usable = r.repos.filter((x) => x.ok);
         setRepos(usable);
-        setRepoId((v) => v || usable[0]?.id || "");
         setModels(m.models as Model[]);
         const def = (d as { defaultModel?: Model } | undefined)?.defaultModel;
-        setModel((v) => v || (def ? `${def.provider}/${def.id}` : ""));
+        setServerModel(def ? `${def.provider}/${def.id}` : "");
+        // Workspaces of repos that are not usable now cannot start sessions.
+        workspaces.value = w.workspaces;
+        setWsId(
+          (v) => v ?? w.workspaces.find((x) => x.repoId && usable.some((u) => u.id === x.repoId))?.id ?? "",
+        );
+        setLoaded(true);
       },
-      (err: Error) => setError(err.message),
+      (err: Error) => setError(explainError(err, "Could not load the workspaces")),
     );
   }, [conn, connected]);
+
+  const usable = workspaces.value.filter((w) => w.repoId === null || repos.some((r) => r.id === w.repoId));
+  const selected = usable.find((w) => w.id === wsId);
+  // The workspace's model until one is picked here; the server's default when it names none.
+  const shownModel = model ?? selected?.model ?? serverModel;
 
   async function create(ev: Event) {
     ev.preventDefault();
@@ -43,14 +58,14 @@ export function NewSession() {
     setError(undefined);
     try {
       const res = await conn.request("session.create", {
-        ...(repoId ? { repoId } : {}),
-        ...(model ? { model } : {}),
+        ...(selected ? { workspaceId: selected.id } : {}),
+        ...(shownModel ? { model: shownModel } : {}),
         ...(name.trim() ? { name: name.trim() } : {}),
       });
       await refreshLists();
       go(`/s/${res.sessionId}`);
     } catch (err) {
-      setError((err as Error).message);
+      setError(explainError(err, "Could not create the session"));
     } finally {
       setBusy(false);
     }
@@ -60,17 +75,21 @@ export function NewSession() {
     <section>
       <h1 tabIndex={-1}>New session</h1>
       <form onSubmit={create} class="stack">
-        <label for="ns-repo">Repository</label>
-        <select id="ns-repo" value={repoId} onChange={(e) => setRepoId(e.currentTarget.value)}>
-          {repos.map((r) => (
-            <option key={r.id} value={r.id}>
-              {r.name}
-            </option>
-          ))}
-          <option value="">Scratch directory (no repository)</option>
-        </select>
+        {loaded ? (
+          <WorkspacePicker
+            workspaces={usable}
+            repos={repos}
+            value={selected?.id ?? ""}
+            onChange={(id) => {
+              setWsId(id);
+              setModel(undefined);
+            }}
+          />
+        ) : (
+          <p class="muted">Loading the workspaces…</p>
+        )}
         <label for="ns-model">Model</label>
-        <select id="ns-model" value={model} onChange={(e) => setModel(e.currentTarget.value)}>
+        <select id="ns-model" value={shownModel} onChange={(e) => setModel(e.currentTarget.value)}>
           <option value="">Server default</option>
           {models.map((m) => (
             <option key={`${m.provider}/${m.id}`} value={`${m.provider}/${m.id}`}>
@@ -85,7 +104,7 @@ export function NewSession() {
             {error}
           </p>
         ) : null}
-        <button type="submit" class="primary" disabled={busy || !connected}>
+        <button type="submit" class="primary" disabled={busy || !connected || !loaded}>
           {busy ? "Creating…" : "Create session"}
         </button>
       </form>

@@ -1,5 +1,6 @@
 import type { SessionInfo } from "../../../src/protocol/types.js";
-import { approvals, connection, sessions } from "../store.js";
+import type { Workspace } from "../../../src/protocol/workspaces.js";
+import { approvals, connection, sessions, workspaces } from "../store.js";
 
 const STATUS_TEXT = { idle: "idle", running: "running", interrupted: "interrupted" } as const;
 
@@ -11,14 +12,63 @@ function ago(iso: string): string {
   return new Date(iso).toLocaleDateString();
 }
 
+interface Group {
+  key: string;
+  /** Sessions of the repo's default workspace (or of no workspace). */
+  direct: SessionInfo[];
+  /** Sessions of its other workspaces, by workspace. */
+  byWorkspace: Map<string, { workspace: Workspace | undefined; list: SessionInfo[] }>;
+}
+
+/** By repo (scratch and chat sessions on their own), and within a repo by workspace, the default one first. */
+function group(list: SessionInfo[], known: Workspace[]): Group[] {
+  const ws = new Map(known.map((w) => [w.id, w]));
+  const groups = new Map<string, Group>();
+  for (const s of list) {
+    const key = s.repoId ?? (s.mode === "chat" ? "chats" : "scratch");
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { key, direct: [], byWorkspace: new Map() }));
+    const w = s.workspaceId ? ws.get(s.workspaceId) : undefined;
+    if (!s.workspaceId || w?.isDefault) g.direct.push(s);
+    else {
+      const sub = g.byWorkspace.get(s.workspaceId) ?? { workspace: w, list: [] };
+      sub.list.push(s);
+      g.byWorkspace.set(s.workspaceId, sub);
+    }
+  }
+  return [...groups.values()];
+}
+
+function SessionItems({ list, waiting }: { list: SessionInfo[]; waiting: Map<string, number> }) {
+  return (
+    <ul class="sessions">
+      {list.map((s) => {
+        const n = waiting.get(s.id) ?? 0;
+        const status = n > 0 ? "waiting for approval" : STATUS_TEXT[s.status];
+        return (
+          <li key={s.id}>
+            <a href={`#/s/${s.id}`} class="session-link">
+              <span class="title">{s.name}</span>
+              <span class="meta">
+                <span class={`status st-${n > 0 ? "waiting" : s.status}`}>{status}</span>
+                {n > 0 ? (
+                  <span class="count" aria-label={`${n} waiting`}>
+                    {n}
+                  </span>
+                ) : null}
+                <span class="muted">{ago(s.lastActivityAt)}</span>
+              </span>
+            </a>
+          </li>
+        );
+      })}
+    </ul>
+  );
+}
+
 export function SessionList() {
   const waiting = new Map<string, number>();
   for (const r of approvals.value.values()) waiting.set(r.sessionId, (waiting.get(r.sessionId) ?? 0) + 1);
-  const groups = new Map<string, SessionInfo[]>();
-  for (const s of sessions.value) {
-    const g = s.repoId ?? (s.mode === "chat" ? "chats" : "scratch");
-    groups.set(g, [...(groups.get(g) ?? []), s]);
-  }
   const total = approvals.value.size;
   return (
     <section>
@@ -28,6 +78,10 @@ export function SessionList() {
           New session
         </a>
       </div>
+      <nav class="row small" aria-label="More">
+        <a href="#/workspaces">Workspaces</a>
+        <a href="#/import">Import from the terminal</a>
+      </nav>
       {total > 0 ? (
         <p class="waiting-banner" role="status">
           {total === 1 ? "1 approval is waiting" : `${total} approvals are waiting`}
@@ -36,31 +90,19 @@ export function SessionList() {
       {sessions.value.length === 0 && connection.value?.state.value === "connected" ? (
         <p class="muted">No sessions yet.</p>
       ) : null}
-      {[...groups].map(([repo, list]) => (
-        <section class="group" key={repo} aria-labelledby={`g-${repo}`}>
-          <h2 id={`g-${repo}`}>{repo}</h2>
-          <ul class="sessions">
-            {list.map((s) => {
-              const n = waiting.get(s.id) ?? 0;
-              const status = n > 0 ? "waiting for approval" : STATUS_TEXT[s.status];
-              return (
-                <li key={s.id}>
-                  <a href={`#/s/${s.id}`} class="session-link">
-                    <span class="title">{s.name}</span>
-                    <span class="meta">
-                      <span class={`status st-${n > 0 ? "waiting" : s.status}`}>{status}</span>
-                      {n > 0 ? (
-                        <span class="count" aria-label={`${n} waiting`}>
-                          {n}
-                        </span>
-                      ) : null}
-                      <span class="muted">{ago(s.lastActivityAt)}</span>
-                    </span>
-                  </a>
-                </li>
-              );
-            })}
-          </ul>
+      {group(sessions.value, workspaces.value).map((g) => (
+        <section class="group" key={g.key} aria-labelledby={`g-${g.key}`}>
+          <h2 id={`g-${g.key}`}>{g.key}</h2>
+          {g.direct.length > 0 ? <SessionItems list={g.direct} waiting={waiting} /> : null}
+          {[...g.byWorkspace].map(([id, sub]) => (
+            <section class="subgroup" key={id} aria-labelledby={`g-${g.key}-${id}`}>
+              <h3 id={`g-${g.key}-${id}`}>
+                <span class="sr-only">Workspace </span>
+                {sub.workspace?.name ?? id}
+              </h3>
+              <SessionItems list={sub.list} waiting={waiting} />
+            </section>
+          ))}
         </section>
       ))}
     </section>

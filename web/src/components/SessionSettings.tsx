@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { connection } from "../store.js";
+import { RenameSession } from "./RenameSession.js";
 
 const LEVELS = ["off", "minimal", "low", "medium", "high", "xhigh"] as const;
 type Level = (typeof LEVELS)[number];
@@ -54,6 +55,8 @@ export function SessionSettings({ sessionId, onDelete }: { sessionId: string; on
     <details class="settings" onToggle={(e) => setOpen(e.currentTarget.open)}>
       <summary>Model and settings</summary>
       <div class="stack">
+        <RenameSession sessionId={sessionId} />
+        <a href={`#/s/${sessionId}/checkpoints`}>Checkpoints (go back to an earlier turn)</a>
         <label for="set-model">Model</label>
         <select
           id="set-model"
