@@ -78,7 +78,7 @@ describe.skipIf(!ready)("web app, a 2,000-message session", () => {
   it("scrolls to the first message and back to the last", async () => {
     await page.getByRole("log", { name: "Conversation" }).focus();
     await page.keyboard.press("Home");
-    await onScreen(page.getByText("Round 0: run the tests"));
+    await onScreen(page.getByText("Round 0: run the tests", { exact: true }));
     await onScreen(page.getByText("Start", { exact: true }));
     expect(await rendered()).toBeLessThanOrEqual(MAX_RENDERED);
     expect(await page.getByText("Step 498:").count()).toBe(0);
