@@ -35,7 +35,11 @@ describe("sessions.search", () => {
 
     // The hit names a message get_messages returns (by its timestamp) and pi's entry in the file.
     const { messages } = await client.request("get_messages", {}, session.id);
-    const target = messages.find((m) => (m as { timestamp?: number }).timestamp === hit.timestamp);
+    // A tool result and the next assistant message can share a millisecond: the role tells them apart.
+    const target = messages.find((m) => {
+      const msg = m as { timestamp?: number; role?: string };
+      return msg.timestamp === hit.timestamp && msg.role === hit.role;
+    });
     expect(JSON.stringify(target)).toContain("quokka migration");
     const state = await client.request("get_state", {}, session.id);
     const { readFileSync } = await import("node:fs");

@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import type { PermissionRequest } from "../../../src/protocol/permissions.js";
 import { RpcError } from "../../../src/client/browser.js";
 import { approvals, connection } from "../store.js";
+import { ErrorText } from "./ErrorText.js";
 
 const OPTION_TEXT: Record<string, string> = {
   allow_once: "Allow once",
@@ -88,11 +89,7 @@ export function ApprovalCard({ req }: { req: PermissionRequest }) {
           </button>
         </p>
       ) : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       {req.options.some((o) => o.startsWith("deny")) ? (
         <div class="deny-why">
           <label for={`${headingId}-why`}>Reason, if you deny (the agent reads it)</label>

@@ -4,6 +4,7 @@ import type { ResultOf } from "../../../src/protocol/methods.js";
 import { explainError } from "../errors.js";
 import { go } from "../router.js";
 import { connection, refreshLists, sessions } from "../store.js";
+import { ErrorText } from "./ErrorText.js";
 
 type Revert = ResultOf<"session.revert">;
 
@@ -93,11 +94,7 @@ export function CheckpointsView({ sessionId }: { sessionId: string }) {
           Checkpoints are turned off on this server (config <code>checkpoints.enabled</code>).
         </p>
       ) : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       {done ? <p role="status">{done}</p> : null}
       {list?.checkpoints.length === 0 ? (
         <p class="empty-state">

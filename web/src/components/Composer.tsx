@@ -2,6 +2,7 @@ import { useRef, useState } from "preact/hooks";
 import { toBase64 } from "../crypto.js";
 import type { SessionStream } from "../session-stream.js";
 import { connection, takeDraft } from "../store.js";
+import { ErrorText } from "./ErrorText.js";
 
 type Image = {
   type: "image";
@@ -118,11 +119,7 @@ export function Composer({ stream }: { stream: SessionStream }) {
           ))}
         </ul>
       ) : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       <label for="composer-text" class="sr-only">
         Message
       </label>

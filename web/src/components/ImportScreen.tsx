@@ -3,6 +3,7 @@ import type { ImportableSession } from "../../../src/protocol/history.js";
 import { explainError } from "../errors.js";
 import { go } from "../router.js";
 import { connection, refreshLists } from "../store.js";
+import { ErrorText } from "./ErrorText.js";
 
 function when(iso: string): string {
   return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
@@ -61,11 +62,7 @@ export function ImportScreen() {
         Sessions of pi's terminal UI on the server (<code>~/.pi/agent/sessions</code>). Importing copies the
         history into a new session on a fresh worktree of the repository it ran in; the file stays as it is.
       </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       {list === undefined && !error ? <p class="muted">Loading…</p> : null}
       {list?.sessions.length === 0 ? (
         <p class="empty-state" role="status">

@@ -4,6 +4,7 @@ import { explainError } from "../errors.js";
 import { go } from "../router.js";
 import { connection, refreshLists, workspaces } from "../store.js";
 import { WorkspacePicker } from "./WorkspacePicker.js";
+import { ErrorText } from "./ErrorText.js";
 
 type Repo = ResultOf<"repos.list">["repos"][number];
 type Model = { id: string; name: string; provider: string };
@@ -99,11 +100,7 @@ export function NewSession({ workspaceId }: { workspaceId?: string }) {
         </select>
         <label for="ns-name">Name (optional)</label>
         <input id="ns-name" value={name} maxLength={200} onInput={(e) => setName(e.currentTarget.value)} />
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} />
         <button type="submit" class="primary" disabled={busy || !connected || !loaded}>
           {busy ? "Creating…" : "Create session"}
         </button>

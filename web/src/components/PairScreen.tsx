@@ -3,6 +3,7 @@ import type { SignedInvite } from "../../../src/protocol/invite-format.js";
 import { checkInvite, pairWith, serverUrlFor } from "../pairing.js";
 import { replace } from "../router.js";
 import { addServer } from "../store.js";
+import { ErrorText } from "./ErrorText.js";
 
 function defaultDeviceName(): string {
   const ua = navigator.userAgent;
@@ -40,11 +41,7 @@ export function PairScreen({ encoded }: { encoded: string }) {
   return (
     <section class="pair">
       <h1 tabIndex={-1}>Pair with a server</h1>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       {!signed && !error ? <p class="muted">Checking the invite…</p> : null}
       {signed ? (
         <form onSubmit={pair}>

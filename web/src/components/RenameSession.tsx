@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { explainError } from "../errors.js";
 import { connection, sessions } from "../store.js";
+import { ErrorText } from "./ErrorText.js";
 
 /** The session's name, changed with session.rename; the list and every attached device follow. */
 export function RenameSession({ sessionId }: { sessionId: string }) {
@@ -51,11 +52,7 @@ export function RenameSession({ sessionId }: { sessionId: string }) {
           Renamed.
         </p>
       ) : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
     </form>
   );
 }

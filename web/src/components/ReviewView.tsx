@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { ResultOf } from "../../../src/protocol/methods.js";
 import { chunkFor, parseChunk, splitPatch, type DiffLine } from "../diff.js";
 import { connection, refreshLists, sessions } from "../store.js";
+import { ErrorText } from "./ErrorText.js";
 
 type Diff = ResultOf<"session.diff">;
 type DiffFile = Diff["files"][number];
@@ -84,11 +85,7 @@ export function ReviewView({ sessionId }: { sessionId: string }) {
           : ""}
       </p>
       {!connected && !diff ? <p class="muted">Waiting for the connection…</p> : null}
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       {diff?.truncated ? (
         <div class="truncated" role="status">
           <p>
@@ -251,11 +248,7 @@ function FilePeek({ sessionId, path }: { sessionId: string; path: string }) {
         >
           {busy ? "Opening…" : "View file"}
         </button>
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} />
       </>
     );
   return (

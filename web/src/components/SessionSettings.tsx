@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { connection } from "../store.js";
 import { RenameSession } from "./RenameSession.js";
+import { ErrorText } from "./ErrorText.js";
 
 const LEVELS = ["off", "minimal", "low", "medium", "high", "xhigh"] as const;
 type Level = (typeof LEVELS)[number];
@@ -83,11 +84,7 @@ export function SessionSettings({ sessionId, onDelete }: { sessionId: string; on
             </option>
           ))}
         </select>
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} />
         <button type="button" class="danger" onClick={onDelete}>
           Delete session
         </button>

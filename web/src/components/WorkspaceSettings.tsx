@@ -5,6 +5,7 @@ import type { Skill, Workspace, WorkspaceCreateParams } from "../../../src/proto
 import { explainError } from "../errors.js";
 import { go } from "../router.js";
 import { connection, refreshLists, workspaces } from "../store.js";
+import { ErrorText } from "./ErrorText.js";
 
 type Repo = ResultOf<"repos.list">["repos"][number];
 type Model = { id: string; name: string; provider: string };
@@ -298,11 +299,7 @@ export function WorkspaceSettings({ workspaceId, repoId }: { workspaceId?: strin
             {warning}
           </p>
         ) : null}
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} />
         {saved ? <p role="status">{saved}</p> : null}
         <button type="submit" class="primary" disabled={busy || !connected || (!creating && !stored)}>
           {creating ? "Create workspace" : busy ? "Saving…" : "Save"}

@@ -3,6 +3,7 @@ import type { RepoInfo } from "../../../src/protocol/types.js";
 import { explainError } from "../errors.js";
 import { connection, workspaces } from "../store.js";
 import { groupWorkspaces, workspaceSummary } from "./WorkspacePicker.js";
+import { ErrorText } from "./ErrorText.js";
 
 /** Every workspace under its repo, each a link to its settings. */
 export function WorkspacesScreen() {
@@ -38,11 +39,7 @@ export function WorkspacesScreen() {
         A workspace is a repository (or none) with what its sessions start with: model, prompt, skills,
         runtime and network.
       </p>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       {groupWorkspaces(workspaces.value, repos).map((g) => (
         <section class="group" key={g.key} aria-labelledby={`wg-${g.key || "scratch"}`}>
           <h2 id={`wg-${g.key || "scratch"}`}>{g.label}</h2>
