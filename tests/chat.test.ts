@@ -158,7 +158,6 @@ describe("pi-server chat", () => {
     chat.end();
     expect(await chat.exited).toBe(0);
     const out = chat.stdout();
-    if (process.env.CHAT_DEBUG) console.log(out, "\n--- stderr\n", chat.stderr());
     expect(out).not.toContain("\u001b[");
     expect(out).toContain("› please write the file");
     expect(out).toContain("→ write from-chat.txt (16 bytes)");
@@ -216,7 +215,6 @@ describe("pi-server chat", () => {
     await chat.waitFor(/turn failed/);
     chat.end();
     expect(await chat.exited).toBe(0);
-    if (process.env.CHAT_DEBUG) console.log(chat.stdout(), "\n--- stderr\n", chat.stderr());
     expect(chat.stdout()).toMatch(/✗ .*400/);
   });
 
@@ -317,7 +315,6 @@ describe("pi-server chat over a dropped connection", () => {
       expect(await chat.exited).toBe(0);
 
       const out = chat.stdout();
-      if (process.env.CHAT_DEBUG) console.log(out, "\n--- stderr\n", chat.stderr());
       expect(count(out, "Allow? ")).toBe(1);
       expect(count(out, words)).toBe(1);
       expect(count(out, "→ write resumed.txt")).toBe(1);

@@ -82,8 +82,15 @@ describe("pi-server sessions", () => {
 
     const listed = await cli(["sessions", "list"]);
     expect(listed.code).toBe(0);
-    expect(listed.stdout).toMatch(/^ID\s+REPO\s+STATUS/);
-    for (const s of [plain, worked, gone]) expect(listed.stdout).toContain(s.id);
+    // Piped, not a terminal: tab-separated columns, one session a line, for cut and awk.
+    expect(listed.stdout.split("\n")[0]).toBe("ID\tREPO\tSTATUS\tACTIVE\tBRANCH\tNAME");
+    for (const s of [plain, worked, gone])
+      expect(
+        listed.stdout
+          .split("\n")
+          .find((l) => l.startsWith(`${s.id}\t`))
+          ?.split("\t"),
+      ).toHaveLength(6);
     const json = JSON.parse((await cli(["sessions", "list", "--json"])).stdout) as {
       sessions: { id: string }[];
     };

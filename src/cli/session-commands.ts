@@ -38,6 +38,11 @@ function table(sessions: SessionInfo[]): void {
     s.name,
   ]);
   const head = ["ID", "REPO", "STATUS", "ACTIVE", "BRANCH", "NAME"];
+  // Piped into another program: one tab-separated line per session, nothing padded.
+  if (!process.stdout.isTTY) {
+    for (const r of [head, ...rows]) print(r.map((c) => escapeControl(c).replace(/\t/g, " ")).join("\t"));
+    return;
+  }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   for (const r of [head, ...rows])
     print(
