@@ -1,7 +1,6 @@
 import { request as httpsRequest } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Command } from "commander";
-import QRCode from "qrcode";
 import { defaultHosts } from "../pairing/hosts.js";
 import { loadIdentity } from "../pairing/identity.js";
 import { deviceNameProblem } from "../pairing/device-names.js";
@@ -136,6 +135,8 @@ export function registerAdminCommands(program: Command): void {
         print(JSON.stringify({ ...signed, encoded: encodeInvite(signed), links }, null, 2));
         return;
       }
+      // Only `pair` draws a QR code: the module stays out of every other command's start.
+      const { default: QRCode } = await import("qrcode");
       print(await QRCode.toString(links.app, { type: "terminal", small: true }));
       print("Scan this with the pi-server app. Links carrying the same invite:");
       print(`  app: ${links.app}`);

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import * as p from "@clack/prompts";
+import type * as Prompts from "@clack/prompts";
 import type { Command } from "commander";
 import { parseModelKey } from "../sessions/pi.js";
 import { PROVIDER_KEY_VARS } from "../sessions/provider-env.js";
@@ -33,6 +33,9 @@ interface InitOptions {
   endpointName?: string;
   dataDir?: string;
 }
+
+/** The prompts library, loaded by an interactive init only (see the action): no other command pays for it. */
+let p: typeof Prompts;
 
 /** Keys a running server reads again on its next request (the rest at start-up). */
 const LIVE_CONFIG_KEYS = new Set(["defaultModel", "defaultThinkingLevel"]);
@@ -262,6 +265,7 @@ export function registerInitCommand(program: Command): void {
     .action(async (opts: InitOptions) => {
       const paths = cliPaths(opts.dataDir, { create: true });
       const current = readJson(paths.config) as ServerConfig;
+      if (!opts.yes) p = await import("@clack/prompts");
       const plan = opts.yes
         ? await unattended(paths, current, opts)
         : await interactive(paths, current, opts);

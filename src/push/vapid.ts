@@ -1,6 +1,6 @@
+import { createECDH } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import webpush from "web-push";
 import { writeFileAtomic } from "../store/atomic.js";
 
 export interface VapidKeys {
@@ -21,7 +21,26 @@ export function loadVapidKeys(identityDir: string): VapidKeys {
       throw new Error(`${file} is not a VAPID key pair; move it away and restart to make a new one`);
     return { publicKey: keys.publicKey, privateKey: keys.privateKey };
   }
-  const keys = webpush.generateVAPIDKeys();
+  const keys = generateVapidKeys();
   writeFileAtomic(file, JSON.stringify(keys) + "\n");
   return keys;
+}
+
+/**
+ * What web-push's generateVAPIDKeys makes (a P-256 pair: the 65-byte uncompressed public point and
+ * the 32-byte private scalar, base64url), with node:crypto alone: web-push is loaded only when a
+ * notification is sent, not on every start.
+ */
+export function generateVapidKeys(): VapidKeys {
+  const ecdh = createECDH("prime256v1");
+  ecdh.generateKeys();
+  return {
+    publicKey: padStart(ecdh.getPublicKey(), 65).toString("base64url"),
+    privateKey: padStart(ecdh.getPrivateKey(), 32).toString("base64url"),
+  };
+}
+
+/** OpenSSL drops leading zero bytes of the scalar now and then; VAPID wants the fixed length. */
+function padStart(b: Buffer, length: number): Buffer {
+  return b.length >= length ? b : Buffer.concat([Buffer.alloc(length - b.length), b]);
 }

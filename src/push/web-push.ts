@@ -1,7 +1,6 @@
 import type { Agent as HttpsAgent } from "node:https";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "pino";
-import webpush from "web-push";
 import type { PushSubscriptionRecord, PushSubscriptionsStore } from "../store/push-subscriptions.js";
 import type { VapidKeys } from "./vapid.js";
 
@@ -53,6 +52,8 @@ export class WebPushSender {
 
   private async send(s: PushSubscriptionRecord, payload: PushPayload): Promise<void> {
     const body = JSON.stringify(payload);
+    // Loaded at the first notification: a start without subscribers never pays for it.
+    const { default: webpush } = await import("web-push");
     for (let attempt = 0; ; attempt++) {
       try {
         await webpush.sendNotification(

@@ -2,7 +2,6 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
-import selfsigned from "selfsigned";
 import type { ServerConfig } from "../store/config.js";
 import { writeFileAtomic } from "../store/atomic.js";
 
@@ -51,6 +50,8 @@ export async function loadTls(
   const altNames = [...new Set(["localhost", "127.0.0.1", "::1", ...names])].map((n) =>
     isIP(n) ? { type: 7 as const, ip: n } : { type: 2 as const, value: n },
   );
+  // Only a TLS start without a certificate of its own makes one: the module is loaded here.
+  const { default: selfsigned } = await import("selfsigned");
   const pems = await selfsigned.generate([{ name: "commonName", value: "pi-server" }], {
     keyType: "ec",
     curve: "P-256",
