@@ -18,6 +18,8 @@ import {
   measureCreate,
   measureSdkStartup,
   measureServerStartup,
+  measureStartupSplit,
+  type StartupSplit,
 } from "./scenarios/startup.js";
 import { measureWire, type Wire } from "./scenarios/wire.js";
 import { measureSearch, type SearchBench } from "./scenarios/search.js";
@@ -77,7 +79,8 @@ export const QUICK: Sizes = {
 export interface Results {
   machine: Machine;
   sizes: Sizes;
-  startup: { serverMs: number; sdkMs: number };
+  /** sdkMs: a node process that loads the SDK and is ready to create sessions (the baseline). */
+  startup: { serverMs: number; sdkMs: number; split: StartupSplit };
   create: { server: CreateTiming; baseline: CreateTiming };
   latency: LatencyCase[];
   throughput: Throughput;
@@ -110,6 +113,7 @@ export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Res
     const startup = {
       serverMs: await measureServerStartup(llm, sizes.startupReps),
       sdkMs: await measureSdkStartup(llm, sizes.startupReps),
+      split: await measureStartupSplit(sizes.startupReps),
     };
 
     // The main server runs with the shipped limits: only the session count is raised.
@@ -141,7 +145,9 @@ export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Res
     });
 
     log("wire bytes");
-    const wire = await measureWire(server, baseline, sizes.wireTokens);
+    const plainServer = await spawnServer(makeDataDir(llm, { maxSessions: 20 }), { timestamps: false });
+    cleanup.push(() => plainServer.stop());
+    const wire = await measureWire(plainServer.url, baseline, sizes.wireTokens);
 
     log("never-reading client");
     const neverReading = await measureNeverReading(server, sizes.neverReadingTokens);

@@ -26,11 +26,14 @@ const TARGETS: TargetName[] = [
   "cpuPerEventVsSdk",
   "deliveredEventsPerSec",
   "neverReadingClientAdds",
+  "peakRssSaturatedVsSdk",
   "replay",
   "rssIdleSessions",
   "rssPerIdleSession",
   "startupToHealthy",
-  "wireBytesVsText",
+  "wireDeflateNoWindow",
+  "wireDeflateWindow50",
+  "wirePlainWindow50",
 ];
 
 describe("npm run bench", () => {
@@ -55,6 +58,16 @@ describe("npm run bench", () => {
     ]);
     expect(r.neverReading.events).toBeGreaterThan(200);
     expect(r.wire.wireBytes).toBeGreaterThan(r.wire.textBytes);
+    // A real ws client that offers permessage-deflate gets it, one that does not gets plain frames,
+    // and a window makes fewer frames than no window.
+    for (const row of r.wire.rows) expect(row.negotiated, JSON.stringify(row)).toBe(row.deflate);
+    const cell = (deflate: boolean, ms: number) =>
+      r.wire.rows.find((x) => x.deflate === deflate && x.coalesceMs === ms)?.frames ?? 0;
+    expect(cell(false, 250)).toBeLessThan(cell(false, 0));
+    expect(r.startup.split.sdkImportMs).toBeGreaterThan(0);
+    expect(r.startup.split.ownImportMs).toBeGreaterThan(0);
+    expect(r.fanout.peakRss.server).toBeGreaterThan(0);
+    expect(r.fanout.peakRss.baseline).toBeGreaterThan(0);
 
     const t = targets(r);
     expect(Object.keys(t).sort()).toEqual(TARGETS);

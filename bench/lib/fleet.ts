@@ -1,10 +1,11 @@
-import { type AnyEvent, PiClient } from "../../src/client/client.js";
+import { type AnyEvent, type ConnectOptions, PiClient } from "../../src/client/client.js";
 import { now } from "./common.js";
 import { TOKEN } from "./server-proc.js";
 import { promptFor, type Stream } from "./workload.js";
 
-export function connect(url: string): Promise<PiClient> {
-  return PiClient.connect(url, { token: TOKEN, clientName: "bench", requestTimeoutMs: 120_000 });
+/** The typed client as an app uses it: it offers permessage-deflate unless told not to. */
+export function connect(url: string, opts: ConnectOptions = {}): Promise<PiClient> {
+  return PiClient.connect(url, { token: TOKEN, clientName: "bench", requestTimeoutMs: 120_000, ...opts });
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; past `deadline` (a now() time) no new item starts. */

@@ -18,7 +18,15 @@ export interface Limits {
 export function makeDataDir(llm: Pick<FakeLlm, "url">, limits: Limits = {}): string {
   const dir = mkdtempSync(join(tmpdir(), "pi-server-bench-"));
   writeFileSync(join(dir, "models.json"), JSON.stringify(fakeModelsJson(llm)));
-  writeFileSync(join(dir, "config.json"), JSON.stringify({ defaultModel: "fake/fake-model", limits }));
+  // maxSessions raises the loaded-at-once limits with it (limits.maxSessionsGlobal, 5 by default).
+  const loaded =
+    limits.maxSessions === undefined
+      ? {}
+      : { maxSessionsGlobal: limits.maxSessions, maxSessionsPerWorkspace: limits.maxSessions };
+  writeFileSync(
+    join(dir, "config.json"),
+    JSON.stringify({ defaultModel: "fake/fake-model", limits: { ...limits, ...loaded } }),
+  );
   writeFileSync(join(dir, "settings.json"), JSON.stringify({ retry: { enabled: false } }));
   return dir;
 }
@@ -49,7 +57,8 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
 /** Runs the built server (`bin/pi-server.js`) as a child process, as a user would. */
 export async function spawnServer(
   dataDir: string,
-  opts: { removeDataDir?: boolean; nodeArgs?: string[] } = {},
+  /** timestamps: false runs it without the benchmark's `ts` stamps, as a user's server runs. */
+  opts: { removeDataDir?: boolean; nodeArgs?: string[]; timestamps?: boolean } = {},
 ): Promise<ServerProc> {
   const t0 = now();
   const child = spawn(
@@ -71,7 +80,7 @@ export async function spawnServer(
         ...process.env,
         PI_SERVER_TOKEN: TOKEN,
         PI_SERVER_LOG_LEVEL: "warn",
-        PI_SERVER_BENCH_TIMESTAMPS: "1",
+        PI_SERVER_BENCH_TIMESTAMPS: opts.timestamps === false ? "0" : "1",
       },
       stdio: ["ignore", "pipe", "pipe"],
     },

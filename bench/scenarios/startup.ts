@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { Baseline } from "../baseline/index.js";
 import { dist, now } from "../lib/common.js";
 import type { LlmThread } from "../lib/llm-worker.js";
@@ -47,6 +49,53 @@ export async function measureSdkStartup(llm: LlmThread, reps: number): Promise<n
     rmSync(dir, { recursive: true, force: true });
   }
   return dist(times).p50;
+}
+
+/** Where a start's time goes before the server has anything to do, ms (medians). */
+export interface StartupSplit {
+  /** Node's own start: process start to the first line of a script. */
+  nodeMs: number;
+  /** import("@mariozechner/pi-coding-agent") in that process. */
+  sdkImportMs: number;
+  /**
+   * Then everything `pi-server serve` imports before it opens the data dir (dist/cli/main.js): what
+   * the SDK shares with it (typebox) is already loaded, so this is what the server adds.
+   */
+  ownImportMs: number;
+}
+
+const SPLIT = `
+const boot = performance.now();
+await import("@mariozechner/pi-coding-agent");
+const sdk = performance.now();
+await import(process.argv[1]);
+const own = performance.now();
+process.stdout.write(JSON.stringify({ nodeMs: boot, sdkImportMs: sdk - boot, ownImportMs: own - sdk }) + "\\n");
+`;
+
+export async function measureStartupSplit(reps: number): Promise<StartupSplit> {
+  const runs: StartupSplit[] = [];
+  for (let i = 0; i < reps; i++) {
+    const child = spawn(
+      process.execPath,
+      ["--input-type=module", "-e", SPLIT, pathToFileURL(join(ROOT, "dist/cli/main.js")).href],
+      { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await new Promise<void>((resolve, reject) =>
+      child.once("exit", (code) =>
+        code === 0 ? resolve() : reject(new Error(`split probe exited (${code})`)),
+      ),
+    );
+    runs.push(JSON.parse(out) as StartupSplit);
+  }
+  const mid = (f: (s: StartupSplit) => number): number => dist(runs.map(f)).p50;
+  return {
+    nodeMs: mid((s) => s.nodeMs),
+    sdkImportMs: mid((s) => s.sdkImportMs),
+    ownImportMs: mid((s) => s.ownImportMs),
+  };
 }
 
 export interface CreateTiming {

@@ -1,5 +1,5 @@
 import type { Baseline } from "../baseline/index.js";
-import { cpuSecondsOf, dist } from "../lib/common.js";
+import { cpuSecondsOf, dist, rssSampler } from "../lib/common.js";
 import { attachClients, closeAll, streamTurn } from "../lib/fleet.js";
 import type { ServerProc } from "../lib/server-proc.js";
 import type { Stream } from "../lib/workload.js";
@@ -22,6 +22,11 @@ export interface Throughput {
    * of load on the machine then weighs on both sides of one ratio, not on one side of the medians.
    */
   ratio?: { eventsPerSec: number; cpuSecPer1000: number };
+  /**
+   * Peak RSS of each process over its counted rounds, bytes: the server's with every client
+   * attached, the raw SDK's streaming the same number of sessions (it has no clients).
+   */
+  peakRss: { server: number; baseline: number };
 }
 
 function side(delivered: number, wallMs: number, cpuSec: number): ThroughputSide {
@@ -51,6 +56,7 @@ export async function measureThroughput(
   const stream: Stream = { tokens: opts.tokens, chunkSize: 1, delayMs: 0 };
   const servers: ThroughputSide[] = [];
   const baselines: ThroughputSide[] = [];
+  const peakRss = { server: 0, baseline: 0 };
   const attached = await attachClients(server.url, sessionIds.slice(0, opts.sessions), opts.clients);
   try {
     // An uncounted round first: the saturation path (one-character chunks, no pauses) is JIT-compiled
@@ -59,12 +65,16 @@ export async function measureThroughput(
     if (opts.clients === 1) await baseline.call({ cmd: "stream", sessions: opts.sessions, stream });
     for (let round = 0; round < opts.rounds; round++) {
       let cpu0 = cpuSecondsOf(server.pid);
+      let sampler = rssSampler(server.pid);
       const r = await streamTurn(attached, stream);
+      peakRss.server = Math.max(peakRss.server, sampler.stop().peak);
       servers.push(side(r.delivered, r.wallMs, cpuSecondsOf(server.pid) - cpu0));
-      if (opts.clients > 1) continue;
       cpu0 = cpuSecondsOf(baseline.pid);
+      sampler = rssSampler(baseline.pid);
       const b = await baseline.call({ cmd: "stream", sessions: opts.sessions, stream });
-      baselines.push(side(b.delivered, b.wallMs, cpuSecondsOf(baseline.pid) - cpu0));
+      peakRss.baseline = Math.max(peakRss.baseline, sampler.stop().peak);
+      // With fan-out the raw SDK's round is there for its memory only: it has no clients to deliver to.
+      if (opts.clients === 1) baselines.push(side(b.delivered, b.wallMs, cpuSecondsOf(baseline.pid) - cpu0));
     }
   } finally {
     await closeAll(attached);
@@ -74,6 +84,7 @@ export async function measureThroughput(
   return {
     ...opts,
     server: medianSide(servers),
+    peakRss,
     ...(baselines.length > 0 && {
       baseline: medianSide(baselines),
       ratio: { eventsPerSec: paired((x) => x.eventsPerSec), cpuSecPer1000: paired((x) => x.cpuSecPer1000) },

@@ -1,95 +1,102 @@
-import { constants, createDeflateRaw } from "node:zlib";
+import type { Socket } from "node:net";
 import type { Baseline } from "../baseline/index.js";
 import { connect } from "../lib/fleet.js";
-import type { ServerProc } from "../lib/server-proc.js";
+import type { PiClient } from "../../src/client/client.js";
 import { promptFor, type Stream } from "../lib/workload.js";
+
+/** One cell of the matrix: whether the client offers permessage-deflate, and its delta window. */
+export interface WireCase {
+  deflate: boolean;
+  coalesceMs: number;
+}
+
+export interface WireRow extends WireCase {
+  /** The server accepted the client's permessage-deflate offer. */
+  negotiated: boolean;
+  /** Bytes the client's TCP socket read from prompt to idle: every frame, WebSocket headers included. */
+  bytes: number;
+  /** WebSocket messages in those bytes (event frames and the prompt's response). */
+  frames: number;
+}
 
 export interface Wire {
   tokens: number;
+  /** The pace of the turn: an LLM's, so a window has deltas to join. */
+  stream: Stream;
   /** Characters of text streamed (a token is a 4-character chunk, about an English LLM token). */
   textBytes: number;
-  /** Every event frame of the turn as it crossed the socket: WebSocket header + JSON, bytes. */
+  rows: WireRow[];
+  /** Plain frames, no window (the cell `deflate: false, coalesceMs: 0`), for the old figures. */
   wireBytes: number;
-  /** Of which message_update text deltas. */
-  deltaBytes: number;
-  frames: number;
-  /** Estimate of wireBytes with permessage-deflate (context takeover), which the server does not enable. */
-  deflateBytes: number;
   /** A text_delta frame as sent, for the report. */
   sample: string;
   /** Baseline: every raw pi event of the same turn as JSON.stringify(event), bytes. */
   rawPiBytes: number;
 }
 
-const TS_FIELD = /,"ts":[0-9.e+-]+/;
+export const WIRE_CASES: WireCase[] = [false, true].flatMap((deflate) =>
+  [0, 50, 250].map((coalesceMs) => ({ deflate, coalesceMs })),
+);
 
-/** Server→client frames are unmasked: 2 header bytes, 4 past 125 bytes, 10 past 64 KiB. */
-function frameBytes(payload: number): number {
-  return payload + (payload < 126 ? 2 : payload < 65536 ? 4 : 10);
+function socketOf(client: PiClient): Socket {
+  // ws exposes no byte counter of its own: _socket is the net.Socket it reads from.
+  return (client.ws as unknown as { _socket: Socket })._socket;
 }
 
 /**
- * What permessage-deflate (ws's defaults: shared window, each message sync-flushed and its 4-byte
- * tail dropped) would put on the wire for the same frames.
+ * Every cell streams the same `tokens`-token turn on a fresh session of its own, all at once (a
+ * byte count does not depend on what else runs), each to one real `ws` client that offers or does
+ * not offer permessage-deflate and asks for its window at hello, as an app would. The server must
+ * run without the benchmark's `ts` stamps: they are not part of what a user's server sends, and
+ * they would not compress.
  */
-async function deflated(frames: Buffer[]): Promise<number> {
-  const z = createDeflateRaw();
-  let out = 0;
-  z.on("data", (c: Buffer) => (out += c.length));
-  let total = 0;
-  for (const f of frames) {
-    const before = out;
-    z.write(f);
-    await new Promise<void>((resolve) => z.flush(constants.Z_SYNC_FLUSH, () => resolve()));
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    total += frameBytes(out - before - 4);
-  }
-  z.close();
-  return total;
-}
-
-/** One fresh session streams `tokens` text deltas to one client; every byte of its events is counted. */
-export async function measureWire(server: ServerProc, baseline: Baseline, tokens: number): Promise<Wire> {
-  const stream: Stream = { tokens, chunkSize: 4, delayMs: 0 };
-  const client = await connect(server.url);
-  const frames: Buffer[] = [];
-  let wireBytes = 0;
-  let deltaBytes = 0;
+export async function measureWire(
+  serverUrl: string,
+  baseline: Baseline,
+  tokens: number,
+  cases: WireCase[] = WIRE_CASES,
+): Promise<Wire> {
+  const stream: Stream = { tokens, chunkSize: 4, delayMs: 10 };
   let sample = "";
-  try {
-    const { session } = await client.request("session.create", {});
-    client.ws.on("message", (data: Buffer) => {
-      // The benchmark's own `ts` is not part of what a user's server sends.
-      const text = data.toString().replace(TS_FIELD, "");
-      if (!text.startsWith('{"v":1,"kind":"event"')) return;
-      const frame = Buffer.from(text);
-      frames.push(frame);
-      wireBytes += frameBytes(frame.length);
-      if (text.includes('"type":"text_delta"')) {
-        deltaBytes += frameBytes(frame.length);
-        sample = text;
+  const rows = await Promise.all(
+    cases.map(async (c): Promise<WireRow> => {
+      const client = await connect(serverUrl, { perMessageDeflate: c.deflate, coalesceMs: c.coalesceMs });
+      try {
+        const negotiated = (client.ws.extensions as string).includes("permessage-deflate");
+        const { session } = await client.request("session.create", {});
+        let frames = 0;
+        client.ws.on("message", (data: Buffer) => {
+          frames++;
+          if (!c.deflate && c.coalesceMs === 0 && !sample) {
+            const text = data.toString();
+            if (text.includes('"type":"text_delta"')) sample = text;
+          }
+        });
+        const idle = client.waitForEvent(
+          session.id,
+          "session_status",
+          (e) => e.payload.status === "idle",
+          120_000,
+        );
+        const before = socketOf(client).bytesRead;
+        frames = 0;
+        await client.request("prompt", { message: promptFor(stream) }, session.id);
+        await idle;
+        return { ...c, negotiated, bytes: socketOf(client).bytesRead - before, frames };
+      } finally {
+        await client.close();
       }
-    });
-    const idle = client.waitForEvent(
-      session.id,
-      "session_status",
-      (e) => e.payload.status === "idle",
-      120_000,
-    );
-    await client.request("prompt", { message: promptFor(stream) }, session.id);
-    await idle;
-  } finally {
-    await client.close();
-  }
+    }),
+  );
   const raw = await baseline.call({ cmd: "stream", sessions: 1, stream, rawBytes: true, fresh: true });
+  const plain = rows.find((r) => !r.deflate && r.coalesceMs === 0) ?? rows[0];
   return {
     tokens,
+    stream,
     textBytes: tokens * stream.chunkSize,
-    wireBytes,
-    deltaBytes,
-    frames: frames.length,
+    rows,
+    wireBytes: plain?.bytes ?? Number.NaN,
     sample,
-    deflateBytes: await deflated(frames),
     rawPiBytes: raw.rawBytes,
   };
 }
