@@ -91,6 +91,59 @@ describe.skipIf(!ready)("web app", () => {
     await shot("chat");
   });
 
+  it("highlights a fenced code block, and markup in code or text stays inert", async () => {
+    h.llm.enqueue({
+      kind: "text",
+      text: [
+        'A fix, and <b onmouseover="window.__pwned = 1">bold</b> <a href="javascript:window.__pwned=1">a link</a>:',
+        '<svg><script>window.__pwned = 1</script></svg><iframe src="javascript:window.__pwned=1"></iframe>',
+        "",
+        "```ts",
+        "// </code></pre><script>window.__pwned = 1</script>",
+        "export function tokenize(src: string): string[] {",
+        '  return src.split(/\\s+/).filter((t) => t !== "<img src=x onerror=alert(1)>");',
+        "}",
+        "```",
+      ].join("\n"),
+      chunkSize: 40,
+      delayMs: 10,
+    });
+    await page.getByLabel("Message").fill("show me the fix");
+    await page.getByRole("button", { name: "Send" }).click();
+    const code = page.locator(".msg.assistant pre code.language-ts").last();
+    // The highlighter's chunk arrives after the first render: the block turns from plain to coloured.
+    await code.locator(".hljs-keyword", { hasText: "function" }).waitFor();
+    await expect(code.locator(".hljs-comment").count()).resolves.toBe(1);
+    await expect(code.locator(".hljs-string").first().innerText()).resolves.toContain("<img src=x");
+    await expect(code.innerText()).resolves.toContain("</code></pre><script>window.__pwned = 1</script>");
+    const answer = page.locator(".msg.assistant").last();
+    expect(await answer.locator("script, iframe, img, [onmouseover]").count()).toBe(0);
+    expect(await answer.locator("b", { hasText: "bold" }).count()).toBe(1);
+    expect(await answer.locator("a", { hasText: "a link" }).getAttribute("href")).toBeNull();
+    await answer.locator("b", { hasText: "bold" }).hover();
+    expect(await page.evaluate("window.__pwned")).toBeUndefined();
+    // Colours only: the same text unhighlighted takes exactly the same box.
+    // (A string: the tests' tsconfig has no DOM types.)
+    const sameBox = await page.evaluate(`(() => {
+      const el = [...document.querySelectorAll(".msg.assistant pre code.language-ts")].pop();
+      const pre = el.closest("pre");
+      const plain = pre.cloneNode(true);
+      plain.querySelector("code").textContent = el.textContent;
+      pre.after(plain);
+      const a = pre.getBoundingClientRect();
+      const b = plain.getBoundingClientRect();
+      plain.remove();
+      return a.width === b.width && a.height === b.height && el.querySelector("span") !== null;
+    })()`);
+    expect(sameBox).toBe(true);
+    await page.getByTestId("session-status").filter({ hasText: "idle" }).waitFor();
+    // Chromium reports (and blocks) the handler attribute when DOMPurify parses the text in its inert
+    // document, before it removes it: a report, not a handler that ran (checked above).
+    const handlerReports = problems.filter((p) => p.includes("Executing inline event handler"));
+    expect(handlerReports.length).toBeGreaterThan(0);
+    problems.splice(0, problems.length, ...problems.filter((p) => !handlerReports.includes(p)));
+  });
+
   it("approves a write and denies a command, showing the exact input", async () => {
     h.llm.enqueue(
       { kind: "tool_call", name: "write", args: { path: "hello.txt", content: "hi there\n" } },

@@ -1,30 +1,18 @@
 import { memo } from "preact/compat";
 import { useMemo } from "preact/hooks";
 import type { ChatItem } from "../chat-items.js";
-import { renderMarkdown } from "../markdown.js";
+import { cachedMarkdown, highlighting, renderMarkdown } from "../markdown.js";
 
 const LONG_OUTPUT = 1200;
 
-/**
- * Rendered HTML of finished messages: a long session's log mounts a message again each time it
- * scrolls back into view, and parsing is the costly part. Bounded; the oldest entry goes first.
- */
-const rendered = new Map<string, string>();
-const RENDERED_MAX = 600;
-
-function cachedMarkdown(text: string): string {
-  let html = rendered.get(text);
-  if (html === undefined) {
-    html = renderMarkdown(text);
-    rendered.set(text, html);
-    if (rendered.size > RENDERED_MAX) rendered.delete(rendered.keys().next().value!);
-  }
-  return html;
-}
-
 function Markdown({ text, streaming }: { text: string; streaming: boolean }) {
+  // Read here, so the message renders again (with its code highlighted) when the highlighter loads.
+  const highlighted = highlighting.value;
   // A streaming message changes with every delta: caching each prefix would only evict the rest.
-  const html = useMemo(() => (streaming ? renderMarkdown(text) : cachedMarkdown(text)), [text, streaming]);
+  const html = useMemo(
+    () => (streaming ? renderMarkdown(text) : cachedMarkdown(text)),
+    [text, streaming, highlighted],
+  );
   return <div class="md" dangerouslySetInnerHTML={{ __html: html }} />;
 }
 
