@@ -127,6 +127,20 @@ describe.skipIf(!ready)("web app, live", () => {
     await a.getByRole("button", { name: "Send" }).waitFor();
   });
 
+  it("shows the beginning of a message that was streaming when the page opened", async () => {
+    h.llm.enqueue({ kind: "hang", text: "The beginning of a long answer" });
+    await send(a, "answer slowly");
+    await a.locator(".msg.assistant", { hasText: "The beginning of a long answer" }).waitFor();
+    await b.goto(`${front.url}/app/#/s/${sessionId}`);
+    await b.reload();
+    await b.locator('[data-state="connected"]').waitFor();
+    await b.getByTestId("session-status").filter({ hasText: "running" }).waitFor();
+    await b.locator(".msg.assistant", { hasText: "The beginning of a long answer" }).waitFor();
+    await b.getByRole("button", { name: "Stop" }).click();
+    await b.getByTestId("session-status").filter({ hasText: "idle" }).waitFor();
+    expect(await b.locator(".msg.assistant", { hasText: "The beginning of a long answer" }).count()).toBe(1);
+  });
+
   it("tells a revoked device so", async () => {
     await owner.request("devices.revoke", { device: "phone b" });
     await b.getByRole("heading", { name: "This device was revoked" }).waitFor();

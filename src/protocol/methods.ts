@@ -319,6 +319,13 @@ export const Methods = {
       start: Type.Integer({ minimum: 0 }),
       /** Pass as before for the previous page; null when this page starts at the beginning. */
       nextBefore: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+      /**
+       * The assistant message being written when the page ends at the conversation's end, as far as
+       * it has streamed (same form as messages); absent when none is.
+       */
+      streaming: Type.Optional(Type.Unknown()),
+      /** The session's seq when this answer was made: events up to it are in messages and streaming. */
+      seq: Type.Integer({ minimum: 0 }),
     }),
   }),
   get_available_models: method({

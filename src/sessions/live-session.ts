@@ -97,6 +97,8 @@ function toImages(images: ImageInput[] | undefined): ImageContent[] | undefined 
 /** A loaded pi AgentSession plus what the server adds: seq, replay ring, fan-out, status. */
 export class LiveSession {
   private seq: number;
+  /** pi's assistant message in flight (message_start … message_end), as of the last emitted event. */
+  private streaming: unknown;
   /** New every time this process opens the session; with seq, names an event uniquely forever. */
   readonly epoch = randomBytes(6).toString("hex");
   /** Seqs up to this value may have been used: state.db says so before any of them is sent. */
@@ -145,6 +147,7 @@ export class LiveSession {
 
   /** pi's events, and those the server makes on pi's behalf for a resumed turn. */
   onPiEvent(e: AgentSessionEvent): void {
+    this.trackStreaming(e);
     const ev = translate(e);
     if (ev) this.emit(ev);
     this.deps.observe?.(e);
@@ -158,6 +161,17 @@ export class LiveSession {
       this.touch();
       this.endTurn();
     }
+  }
+
+  /**
+   * The assistant message being written as of the last emitted event, so get_messages can hand a
+   * client that opens the session mid-message what streamed before it attached.
+   */
+  private trackStreaming(e: AgentSessionEvent): void {
+    if (e.type === "message_start" || e.type === "message_update") {
+      const m = e.message as { role?: string };
+      if (m.role === "assistant") this.streaming = e.message;
+    } else if (e.type === "message_end" || e.type === "agent_end") this.streaming = undefined;
   }
 
   /**
@@ -518,6 +532,11 @@ export class LiveSession {
       total: all.length,
       start,
       nextBefore: start > 0 ? start : null,
+      ...(end === all.length &&
+        this.streaming !== undefined && {
+          streaming: params.raw === true ? this.streaming : portableMessage(this.streaming),
+        }),
+      seq: this.seq,
     };
   }
 

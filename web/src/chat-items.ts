@@ -193,3 +193,32 @@ export function startAssistant(items: ChatItem[]): ChatItem[] {
   if (items.some((i) => i.kind === "assistant" && i.streaming)) return items;
   return [...items, { kind: "assistant", key: `live:${items.length}`, blocks: [], streaming: true }];
 }
+
+/**
+ * The assistant message still being written (get_messages' `streaming`) as the live item deltas then
+ * extend: its blocks keep pi's content order, and the last one is the block the next delta writes to.
+ */
+export function withStreaming(items: ChatItem[], m: PiMessage): ChatItem[] {
+  const content = Array.isArray(m.content) ? m.content : [];
+  const blocks: TextBlock[] = [];
+  let lastIndex: number | undefined;
+  content.forEach((b, i) => {
+    if (b.type !== "text" && b.type !== "thinking") return;
+    blocks.push({ kind: b.type, text: (b.type === "text" ? b.text : b.thinking) ?? "" });
+    lastIndex = i;
+  });
+  let out = items.filter((i) => !(i.kind === "assistant" && i.streaming));
+  out = [
+    ...out,
+    {
+      kind: "assistant",
+      key: `live:${out.length}`,
+      blocks,
+      streaming: true,
+      ...(lastIndex !== undefined && { lastIndex }),
+    },
+  ];
+  for (const call of toolCallsOf(m))
+    out = upsertTool(out, call.id!, { name: call.name ?? "tool", args: call.arguments });
+  return out;
+}

@@ -123,8 +123,8 @@ export class Connection {
         stream.beginReload();
         const att = await client.request("session.attach", { sessionId });
         stream.status.value = att.session.status;
-        const { messages } = await client.request("get_messages", {}, sessionId);
-        stream.finishReload(messages as never, att.seq, att.epoch);
+        const history = await client.request("get_messages", {}, sessionId);
+        stream.finishReload(history as never, att.seq, att.epoch);
         return;
       }
       const att = await client.request("session.attach", {
@@ -135,9 +135,9 @@ export class Connection {
       if (att.replay === "gap") {
         // Some missed events are gone from the server's ring: rebuild from the history instead.
         stream.beginReload();
-        const { messages } = await client.request("get_messages", {}, sessionId);
+        const history = await client.request("get_messages", {}, sessionId);
         stream.status.value = att.session.status;
-        stream.finishReload(messages as never, att.seq, att.epoch);
+        stream.finishReload(history as never, att.seq, att.epoch);
       }
     } catch (err) {
       stream.notice(`Could not open this session: ${(err as Error).message}`);

@@ -11,6 +11,7 @@ import {
   resultText,
   startAssistant,
   upsertTool,
+  withStreaming,
   type ChatItem,
   type PiMessage,
 } from "./chat-items.js";
@@ -36,9 +37,18 @@ export class SessionStream {
     this.buffer = [];
   }
 
-  finishReload(messages: PiMessage[], seq: number, epoch: string): void {
-    this.items.value = itemsFromMessages(messages);
-    this.lastSeq = seq;
+  /**
+   * `history.seq` is where get_messages stood: the buffered events up to it are already in its
+   * messages (and in `streaming`, the message being written), so only later ones are applied.
+   */
+  finishReload(
+    history: { messages: PiMessage[]; streaming?: PiMessage; seq?: number },
+    seq: number,
+    epoch: string,
+  ): void {
+    const items = itemsFromMessages(history.messages);
+    this.items.value = history.streaming ? withStreaming(items, history.streaming) : items;
+    this.lastSeq = Math.max(seq, history.seq ?? seq);
     this.epoch = epoch;
     const pending = this.buffer ?? [];
     this.buffer = undefined;
