@@ -7,7 +7,9 @@ import type { Stream } from "./lib/workload.js";
 import { type LatencyCase, measureLatency, warmUp } from "./scenarios/latency.js";
 import { measureThroughput, type Throughput } from "./scenarios/throughput.js";
 import {
+  type ConnectionMemory,
   type IdleRow,
+  measureConnectionMemory,
   measureIdleMemory,
   measureNeverReading,
   type NeverReading,
@@ -37,6 +39,8 @@ export interface Sizes {
   /** Time allowed for creating the idle sessions; past it the figure is for as many as were made. */
   idleBudgetMs: number;
   neverReadingTokens: number;
+  /** Connections opened at once to weigh one connection, plain and with permessage-deflate. */
+  memoryConnections: number;
   resumeMissed: number[];
   resumeReps: number;
   wireTokens: number;
@@ -55,6 +59,7 @@ export const FULL: Sizes = {
   idleSessions: [100, 1000],
   idleBudgetMs: 60_000,
   neverReadingTokens: 10_000,
+  memoryConnections: 200,
   resumeMissed: [1000, 10_000],
   resumeReps: 3,
   wireTokens: 1000,
@@ -84,8 +89,10 @@ export interface Results {
   create: { server: CreateTiming; baseline: CreateTiming };
   latency: LatencyCase[];
   throughput: Throughput;
+  throughputDeflate: Throughput;
   fanout: Throughput;
   idle: IdleRow[];
+  connectionMemory: ConnectionMemory;
   neverReading: NeverReading;
   resume: ResumeRow[];
   wire: Wire;
@@ -137,11 +144,23 @@ export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Res
     const latency = await measureLatency(server, baseline, ids, cases, sizes.latencyStream);
 
     log("throughput");
-    const throughput = await measureThroughput(server, baseline, ids, { ...sizes.throughput, clients: 1 });
+    // Plain frames (as Pi Mobile gets them): what the relay itself costs per event.
+    const throughput = await measureThroughput(server, baseline, ids, {
+      ...sizes.throughput,
+      clients: 1,
+      deflate: false,
+    });
+    // permessage-deflate, as browsers and the typed client negotiate it: one zlib call per frame.
+    const throughputDeflate = await measureThroughput(server, baseline, ids, {
+      ...sizes.throughput,
+      clients: 1,
+      deflate: true,
+    });
     const fanout = await measureThroughput(server, baseline, ids, {
       ...sizes.throughput,
       rounds: 1,
       clients: sizes.fanoutClients,
+      deflate: true,
     });
 
     log("wire bytes");
@@ -154,7 +173,7 @@ export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Res
     await stopAll(cleanup);
 
     log("idle memory");
-    const idle = await idleMemory(llm, sizes);
+    const { idle, connectionMemory } = await idleMemory(llm, sizes);
     log("resume");
     const replay = await resume(llm, sizes);
     log(`search over ${sizes.searchSessions} sessions`);
@@ -166,8 +185,10 @@ export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Res
       create,
       latency,
       throughput,
+      throughputDeflate,
       fanout,
       idle,
+      connectionMemory,
       neverReading,
       resume: replay,
       wire,
@@ -185,12 +206,16 @@ async function stopAll(cleanup: (() => Promise<void>)[]): Promise<void> {
 }
 
 /** Fresh processes with the shipped limits, so no earlier scenario's heap is counted. */
-async function idleMemory(llm: LlmThread, sizes: Sizes): Promise<IdleRow[]> {
+async function idleMemory(
+  llm: LlmThread,
+  sizes: Sizes,
+): Promise<{ idle: IdleRow[]; connectionMemory: ConnectionMemory }> {
   const server = await spawnServer(makeDataDir(llm, { maxSessions: Math.max(...sizes.idleSessions) + 10 }));
   try {
     const baseline = await startBaseline(makeDataDir(llm));
     try {
-      return await measureIdleMemory(server, baseline, sizes.idleSessions, sizes.idleBudgetMs);
+      const idle = await measureIdleMemory(server, baseline, sizes.idleSessions, sizes.idleBudgetMs);
+      return { idle, connectionMemory: await measureConnectionMemory(server, sizes.memoryConnections) };
     } finally {
       await baseline.stop();
     }

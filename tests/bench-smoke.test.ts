@@ -15,6 +15,7 @@ const TINY: Sizes = {
   idleSessions: [2, 4],
   idleBudgetMs: 60_000,
   neverReadingTokens: 200,
+  memoryConnections: 4,
   resumeMissed: [20, 100],
   resumeReps: 1,
   wireTokens: 50,
@@ -24,6 +25,7 @@ const TINY: Sizes = {
 const TARGETS: TargetName[] = [
   "addedLatencyP99",
   "cpuPerEventVsSdk",
+  "cpuPerEventVsSdkDeflate",
   "deliveredEventsPerSec",
   "neverReadingClientAdds",
   "peakRssSaturatedVsSdk",
@@ -67,6 +69,7 @@ describe("npm run bench", () => {
     expect(r.startup.split.sdkImportMs).toBeGreaterThan(0);
     expect(r.startup.split.ownImportMs).toBeGreaterThan(0);
     expect(r.fanout.peakRss.server).toBeGreaterThan(0);
+    expect(r.connectionMemory.connections).toBe(4);
     expect(r.fanout.peakRss.baseline).toBeGreaterThan(0);
 
     const t = targets(r);

@@ -67,12 +67,13 @@ export async function attachClients(
   url: string,
   sessionIds: string[],
   perSession: number,
+  opts: ConnectOptions = {},
 ): Promise<Attached[]> {
   const pairs = sessionIds.flatMap((sessionId) => Array.from({ length: perSession }, () => sessionId));
   // Below limits.maxUnauthenticatedPerAddress (16): every client connects from 127.0.0.1, and a
   // socket counts as unauthenticated until its hello is answered.
   return pool(pairs, 8, async (sessionId) => {
-    const client = await connect(url);
+    const client = await connect(url, opts);
     await client.request("session.attach", { sessionId });
     return { sessionId, client };
   });

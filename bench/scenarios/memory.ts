@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { Baseline } from "../baseline/index.js";
 import { delay, now, rssOf, rssSampler } from "../lib/common.js";
-import { connect, createSessions, streamTurn } from "../lib/fleet.js";
+import { attachClients, closeAll, connect, createSessions, streamTurn } from "../lib/fleet.js";
 import type { ServerProc } from "../lib/server-proc.js";
 
 export interface IdleRow {
@@ -102,4 +102,36 @@ export async function measureNeverReading(server: ServerProc, tokens: number): P
   } finally {
     await prompter.close();
   }
+}
+
+export interface ConnectionMemory {
+  connections: number;
+  /** RSS growth per connection, bytes: each attached to one session and sent a short turn. */
+  plain: number;
+  deflate: number;
+}
+
+/**
+ * What one phone costs the server while connected, with and without permessage-deflate: `count`
+ * connections attach to one session and receive a short turn (so each deflate connection has its
+ * zlib stream), then RSS is read once settled; they close before the other kind connects.
+ */
+export async function measureConnectionMemory(server: ServerProc, count: number): Promise<ConnectionMemory> {
+  const [sessionId] = await createSessions(server.url, 1);
+  if (!sessionId) throw new Error("no session");
+  const perConnection = async (deflate: boolean): Promise<number> => {
+    const before = await settled(server.pid);
+    const clients = await attachClients(server.url, Array(count).fill(sessionId) as string[], 1, {
+      perMessageDeflate: deflate,
+    });
+    try {
+      await streamTurn(clients, { tokens: 50, chunkSize: 4, delayMs: 0 });
+      return ((await settled(server.pid)) - before) / count;
+    } finally {
+      await closeAll(clients);
+    }
+  };
+  const plain = await perConnection(false);
+  const deflate = await perConnection(true);
+  return { connections: count, plain, deflate };
 }

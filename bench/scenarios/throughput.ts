@@ -13,6 +13,8 @@ export interface ThroughputSide {
 export interface Throughput {
   sessions: number;
   clients: number;
+  /** The clients offered permessage-deflate (the typed client's and browsers' default). */
+  deflate: boolean;
   tokens: number;
   server: ThroughputSide;
   /** Only with one client per session: the raw SDK has no clients to fan out to. */
@@ -51,13 +53,15 @@ export async function measureThroughput(
   server: ServerProc,
   baseline: Baseline,
   sessionIds: string[],
-  opts: { sessions: number; clients: number; tokens: number; rounds: number },
+  opts: { sessions: number; clients: number; tokens: number; rounds: number; deflate: boolean },
 ): Promise<Throughput> {
   const stream: Stream = { tokens: opts.tokens, chunkSize: 1, delayMs: 0 };
   const servers: ThroughputSide[] = [];
   const baselines: ThroughputSide[] = [];
   const peakRss = { server: 0, baseline: 0 };
-  const attached = await attachClients(server.url, sessionIds.slice(0, opts.sessions), opts.clients);
+  const attached = await attachClients(server.url, sessionIds.slice(0, opts.sessions), opts.clients, {
+    perMessageDeflate: opts.deflate,
+  });
   try {
     // An uncounted round first: the saturation path (one-character chunks, no pauses) is JIT-compiled
     // and its buffers grown here, on both sides.
