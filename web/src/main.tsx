@@ -1,5 +1,6 @@
 import { render } from "preact";
 import { App, preloadScreens } from "./components/App.js";
+import { go, parse } from "./router.js";
 import { loadServers } from "./store.js";
 import "./styles.css";
 
@@ -15,3 +16,9 @@ if ("serviceWorker" in navigator && window.isSecureContext) {
       .catch(() => undefined);
   });
 }
+
+// A tapped notification opens its session in this window (sw.js posts the route).
+navigator.serviceWorker?.addEventListener("message", (e: MessageEvent<{ type?: string; hash?: unknown }>) => {
+  if (e.data?.type === "open" && typeof e.data.hash === "string" && parse(e.data.hash).name !== "pair")
+    go(e.data.hash);
+});

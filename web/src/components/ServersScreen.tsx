@@ -1,4 +1,10 @@
+import { lazy, Suspense } from "preact/compat";
 import { current, servers, switchServer, unpair } from "../store.js";
+
+// The Push API code is needed on this screen only.
+const NotificationSettings = lazy(() =>
+  import("./NotificationSettings.js").then((m) => ({ default: m.NotificationSettings })),
+);
 
 export function ServersScreen() {
   return (
@@ -40,6 +46,11 @@ export function ServersScreen() {
           );
         })}
       </ul>
+      {current.value && !current.value.revoked ? (
+        <Suspense fallback={null}>
+          <NotificationSettings key={current.value.serverId} />
+        </Suspense>
+      ) : null}
     </section>
   );
 }
