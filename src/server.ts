@@ -9,7 +9,8 @@ import type { ServerInfo } from "./protocol/types.js";
 import { SessionService } from "./sessions/service.js";
 import { PermissionBroker } from "./sessions/permissions.js";
 import type { Agent as HttpsAgent } from "node:https";
-import { PushService } from "./push/push-service.js";
+import { DEFAULT_COALESCE_MS, PushService } from "./push/push-service.js";
+import { PushPreferencesStore } from "./store/push-preferences.js";
 import { ActionTokens } from "./push/action-token.js";
 import { PushActionTokensStore } from "./store/push-action-tokens.js";
 import { loadVapidKeys } from "./push/vapid.js";
@@ -259,6 +260,8 @@ async function startLocked(
     deviceAlive: (id) => id === "env" || tokens.exists(id),
   });
   const tokenAlive = (id: string): boolean => id === "env" || tokens.exists(id);
+  // Set once the connections exist: a visible client attached to the session holds its pushes back.
+  let watched: (sessionId: string) => boolean = () => false;
   let apns: ApnsChannel | undefined;
   try {
     apns = apnsChannelFromConfig({
@@ -285,6 +288,9 @@ async function startLocked(
     redact: () => loadConfig(paths.config).push?.redact === true,
     ...(opts.pushAgent && { agent: opts.pushAgent }),
     ...(apns && { channels: [apns] }),
+    preferences: new PushPreferencesStore(db),
+    coalesceMs: () => loadConfig(paths.config).push?.coalesceMs ?? DEFAULT_COALESCE_MS,
+    watched: (sessionId) => watched(sessionId),
   });
   const metrics = new ServerMetrics({ version: SERVER_VERSION, piVersion: pi.version });
   const checkpoints = new CheckpointStore(db);
@@ -349,6 +355,7 @@ async function startLocked(
     budgets: new Budgets({ usage, config: readConfig, permissions, log }),
     config: readConfig,
     log,
+    notices: push,
   });
   const searchIndexed = hooks.startBackfill().catch((err: unknown) => {
     log.warn({ err }, "search backfill failed");
@@ -472,6 +479,7 @@ async function startLocked(
       };
     },
   });
+  watched = (sessionId) => [...connections].some((c) => c.watches(sessionId));
   revoke = (ids) => {
     push.forgetDevices(ids);
     app.revoke(ids);

@@ -27,7 +27,10 @@ let h: Harness;
 let ep: PushEndpoint;
 beforeAll(async () => {
   ep = await startPushEndpoint();
-  h = await startHarness({ config: { security: { profile: "strict" } }, start: { pushAgent: ep.agent } });
+  h = await startHarness({
+    config: { security: { profile: "strict" }, push: { coalesceMs: 0 } },
+    start: { pushAgent: ep.agent },
+  });
 });
 afterAll(async () => {
   await h?.close();
@@ -78,10 +81,15 @@ function answered(sessionId: string): Promise<unknown> {
   return owner.waitForEvent(sessionId, "agent_end");
 }
 
+/** Only permission requests are pushed to the owner's devices here (see tests/push-policy.test.ts for the rest). */
+const PERMISSION_ONLY = { turnEnded: false, turnFailed: false, interrupted: false };
+
 let owner: PiClient;
 let phone: FakeSubscriber;
 beforeAll(async () => {
   owner = await h.connect();
+  // These tests follow permission notifications one by one: the other kinds would come between.
+  await owner.request("push.preferences.set", { kinds: PERMISSION_ONLY });
   phone = ep.subscriber("owner-phone");
   await owner.request("push.subscribe", { subscription: phone.subscription });
 });
@@ -178,6 +186,7 @@ describe("Approve and Deny from a notification", () => {
     const paired = (await res.json()) as { token: string; deviceId: string };
     const device = await PiClient.connect(h.server.url, { token: paired.token });
     const lost = ep.subscriber("lost-phone");
+    await device.request("push.preferences.set", { kinds: PERMISSION_ONLY });
     await device.request("push.subscribe", { subscription: lost.subscription });
     const pushedOwner = ep.next(phone.path);
     const w = await waiting(owner, lost, "touch revoked");

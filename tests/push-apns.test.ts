@@ -26,6 +26,9 @@ let keyPath: string;
 let publicKey: KeyObject;
 let fake: ApnsEndpoint;
 let h: Harness;
+/** Only permission requests are pushed to the owner's devices here (see tests/push-policy.test.ts for the rest). */
+const PERMISSION_ONLY = { turnEnded: false, turnFailed: false, interrupted: false };
+
 let owner: PiClient;
 
 const apnsConfig = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -45,10 +48,12 @@ beforeAll(async () => {
   writeFileSync(keyPath, pair.privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
   fake = await startApnsEndpoint({ publicKey, keyId: KEY_ID, teamId: TEAM_ID, bundleId: BUNDLE_ID });
   h = await startHarness({
-    config: { security: { profile: "strict" }, push: { apns: apnsConfig() } },
+    config: { security: { profile: "strict" }, push: { apns: apnsConfig(), coalesceMs: 0 } },
     start: { apns: { origin: fake.origin, ca: fake.ca, backoffMs: [50, 100] } },
   });
   owner = await h.connect();
+  // These tests follow permission notifications one by one: the other kinds would come between.
+  await owner.request("push.preferences.set", { kinds: PERMISSION_ONLY });
 });
 afterAll(async () => {
   await h?.close();
@@ -288,6 +293,7 @@ describe("APNs", () => {
     const paired = (await res.json()) as { token: string };
     const device = await PiClient.connect(h.server.url, { token: paired.token });
     const lost = deviceToken();
+    await device.request("push.preferences.set", { kinds: PERMISSION_ONLY });
     await device.request("push.register", { platform: "apns", deviceToken: lost });
     // Another device cannot unregister it.
     expect((await owner.request("push.unregister", { platform: "apns", deviceToken: lost })).removed).toBe(

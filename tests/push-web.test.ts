@@ -10,7 +10,7 @@ let ep: PushEndpoint;
 beforeAll(async () => {
   ep = await startPushEndpoint();
   h = await startHarness({
-    config: { security: { profile: "strict" } },
+    config: { security: { profile: "strict" }, push: { coalesceMs: 0 } },
     start: { pushAgent: ep.agent },
   });
 });

@@ -10,6 +10,7 @@ import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
 import { registerAdminCommands } from "./admin-commands.js";
 import { registerApprovalCommands } from "./approval-commands.js";
+import { registerPushCommands } from "./push-commands.js";
 import { registerSessionCommands } from "./session-commands.js";
 import { registerConfigCommands } from "./config-commands.js";
 import { registerDoctorCommand } from "./doctor.js";
@@ -233,6 +234,7 @@ export function buildProgram(): Command {
   registerInitCommand(program);
   registerPolicyCommands(program);
   registerApprovalCommands(program);
+  registerPushCommands(program);
   registerSessionCommands(program);
   registerUsageCommand(program);
   registerChatCommand(program);

@@ -145,6 +145,14 @@ export class RpcClient {
     return this.sendRaw(JSON.stringify(frame), id) as Promise<ResultOf<M>>;
   }
 
+  /**
+   * Tells the server whether this client is on screen (client.visibility): while it is, and
+   * attached to a session, nothing about that session is pushed to the user's devices.
+   */
+  setVisibility(visible: boolean): Promise<ResultOf<"client.visibility">> {
+    return this.request("client.visibility", { visible });
+  }
+
   /** Sends any text and waits for the response with the given id. */
   sendRaw(text: string, id: RequestId): Promise<unknown> {
     return new Promise((resolve, reject) => {

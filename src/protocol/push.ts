@@ -30,6 +30,50 @@ const DeviceRegistration = {
   deviceToken: Type.String({ minLength: 32, maxLength: 200, pattern: "^([0-9A-Fa-f]{2})+$" }),
 };
 
+/** The kinds of notification a device can switch on and off (push.preferences). */
+export const PushKinds = Type.Object(
+  {
+    /** A tool call waits for an answer (with Approve and Deny). */
+    permission: Type.Boolean(),
+    /** A run of the agent finished. */
+    turnEnded: Type.Boolean(),
+    /** A run ended on a model provider error. */
+    turnFailed: Type.Boolean(),
+    /** A running turn was cut short (the server stopped or crashed). */
+    interrupted: Type.Boolean(),
+  },
+  Known,
+);
+export type PushKinds = Static<typeof PushKinds>;
+
+const ClockTime = Type.String({ pattern: "^([01][0-9]|2[0-3]):[0-5][0-9]$", description: "HH:MM, 24-hour" });
+
+/** A daily window (it may cross midnight) in which only permission requests are pushed. */
+export const QuietHours = Type.Object(
+  {
+    start: ClockTime,
+    end: ClockTime,
+    /** An IANA time zone such as "Europe/Berlin"; the server's own when absent. */
+    timeZone: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  },
+  Known,
+);
+export type QuietHours = Static<typeof QuietHours>;
+
+/** One paired device's choice of what it is told, and when it is left alone. */
+export const PushPreferences = Type.Object({
+  kinds: PushKinds,
+  quietHours: Type.Union([QuietHours, Type.Null()]),
+});
+export type PushPreferences = Static<typeof PushPreferences>;
+
+/** How many devices a channel has, and how many of them a test notification reached. */
+export const PushTestChannel = Type.Object({
+  channel: Type.Union([Type.Literal("webpush"), Type.Literal("apns")]),
+  devices: Type.Integer(),
+  delivered: Type.Integer(),
+});
+
 /** Push methods, spread into the method table. */
 export const PushMethods = {
   "push.config": {
@@ -64,5 +108,39 @@ export const PushMethods = {
     description: "Forget an APNs device token of this device.",
     params: Type.Object(DeviceRegistration, Known),
     result: Type.Object({ removed: Type.Boolean() }),
+  },
+  "push.preferences.get": {
+    scoped: false,
+    description:
+      "This device's notification preferences: which kinds it is sent and its quiet hours (defaults: every kind, no quiet hours).",
+    params: Type.Object({}, Known),
+    result: PushPreferences,
+  },
+  "push.preferences.set": {
+    scoped: false,
+    description:
+      "Change this device's notification preferences: kinds named are switched on or off (others stay), quietHours sets the daily window in which only permission requests are pushed (null removes it). invalid_request with data.field for an unknown time zone or an empty window.",
+    params: Type.Object(
+      {
+        kinds: Type.Optional(Type.Partial(PushKinds, Known)),
+        quietHours: Type.Optional(Type.Union([QuietHours, Type.Null()])),
+      },
+      Known,
+    ),
+    result: PushPreferences,
+  },
+  "push.test": {
+    scoped: false,
+    description:
+      "Send a test notification to every registered device (whatever their preferences); resolves once delivery was tried, with how many devices each channel has and reached. Owner or admin devices only.",
+    params: Type.Object({}, Known),
+    result: Type.Object({ channels: Type.Array(PushTestChannel) }),
+  },
+  "client.visibility": {
+    scoped: false,
+    description:
+      "Whether this client is on screen (the web app calls it on connect and on visibilitychange). While a client that said visible: true is attached to a session, nothing about that session is pushed to any device; hidden or disconnected, pushes go again.",
+    params: Type.Object({ visible: Type.Boolean() }, Known),
+    result: Type.Object({ visible: Type.Boolean() }),
   },
 } as const;

@@ -40,6 +40,11 @@ export class ActionTokens {
     return this.deps.now?.() ?? Date.now();
   }
 
+  /** Whether the request still waits for an answer (a burst drops one answered meanwhile). */
+  stillWaiting(requestId: string): boolean {
+    return this.deps.pendingCall(requestId) !== undefined;
+  }
+
   forgetDevices(tokenIds: readonly string[]): void {
     this.deps.store.forgetDevices(tokenIds);
   }

@@ -5,7 +5,7 @@ import type { ApnsRegistration, ApnsRegistrationsStore } from "../store/apns-reg
 import type { ApnsClient } from "./apns-client.js";
 import type { ApnsProviderToken } from "./apns-jwt.js";
 import type { DeviceTokenChannel } from "./channel.js";
-import type { PushPayload } from "./web-push.js";
+import { sendEach, type PushPayload, type SendCount } from "./web-push.js";
 
 /** The notification category the iOS app registers, with its two actions (see docs/push.md). */
 export const APNS_CATEGORY = "PI_PERMISSION";
@@ -13,6 +13,14 @@ export const APNS_ACTIONS = { APPROVE: "allow", DENY: "deny" } as const;
 
 /** What a redacted notification shows: nothing of the session, the tool or the command. */
 export const REDACTED_ALERT = { title: "Approval needed", body: "A session waits for your answer" };
+
+/** The redacted alert of each kind (summaries and tests carry no session content, so keep their text). */
+const REDACTED_ALERTS: Record<string, { title: string; body: string }> = {
+  permission: REDACTED_ALERT,
+  turnEnded: { title: "Turn ended", body: "A session finished its turn" },
+  turnFailed: { title: "Turn failed", body: "A session's turn ended on an error" },
+  interrupted: { title: "Session interrupted", body: "A running turn was cut short" },
+};
 
 /** Answers after which a device token is dead for this app and environment. */
 const GONE_REASONS = new Set(["BadDeviceToken", "DeviceTokenNotForTopic", "Unregistered"]);
@@ -25,8 +33,12 @@ const EXPIRATION_SECONDS = 10 * 60;
 export function apnsPayload(p: PushPayload): Record<string, unknown> {
   return {
     aps: {
-      alert: p.title === undefined ? REDACTED_ALERT : { title: p.title, body: p.body ?? "" },
-      category: APNS_CATEGORY,
+      alert:
+        p.title === undefined
+          ? (REDACTED_ALERTS[p.kind] ?? REDACTED_ALERT)
+          : { title: p.title, body: p.body ?? "" },
+      // Only a permission request has Approve and Deny: other kinds show no buttons.
+      ...(p.actionToken !== undefined && { category: APNS_CATEGORY }),
       sound: "default",
       ...(p.sessionId !== undefined && { "thread-id": p.sessionId }),
     },
@@ -35,6 +47,9 @@ export function apnsPayload(p: PushPayload): Record<string, unknown> {
     ...(p.sessionId !== undefined && { sessionId: p.sessionId }),
     ...(p.tool !== undefined && { tool: p.tool }),
     ...(p.actionToken !== undefined && { actionToken: p.actionToken }),
+    ...(p.count !== undefined && { count: p.count }),
+    ...(p.counts !== undefined && { counts: p.counts }),
+    ...(p.sessionIds !== undefined && { sessionIds: p.sessionIds }),
   };
 }
 
@@ -54,6 +69,7 @@ export interface ApnsChannelDeps {
 /** Delivery to the iOS app through Apple Push Notification service (token auth over HTTP/2). */
 export class ApnsChannel implements DeviceTokenChannel {
   readonly platform = "apns";
+  readonly name = "apns";
   private readonly backoff: number[];
 
   constructor(private readonly deps: ApnsChannelDeps) {
@@ -72,19 +88,26 @@ export class ApnsChannel implements DeviceTokenChannel {
     this.deps.store.removeForTokens(tokenIds);
   }
 
-  async sendAll(payload: (device: { tokenId: string }) => PushPayload): Promise<number> {
+  sendAll(payload: (device: { tokenId: string }) => PushPayload | undefined): Promise<SendCount> {
+    return sendEach(this.live(), payload, (r, p) => this.send(r, p));
+  }
+
+  devices(): string[] {
+    return this.live().map((r) => r.tokenId);
+  }
+
+  private live(): ApnsRegistration[] {
     const all = this.deps.store.list();
     for (const r of all) if (!this.deps.alive(r)) this.deps.store.remove(r.id);
-    const live = all.filter((r) => this.deps.alive(r));
-    await Promise.all(live.map((r) => this.send(r, payload(r))));
-    return live.length;
+    return all.filter((r) => this.deps.alive(r));
   }
 
   close(): void {
     this.deps.client.close();
   }
 
-  private async send(r: ApnsRegistration, payload: PushPayload): Promise<void> {
+  /** Resolves with whether Apple took it. */
+  private async send(r: ApnsRegistration, payload: PushPayload): Promise<boolean> {
     const body = JSON.stringify(apnsPayload(payload));
     const headers = {
       "apns-topic": this.deps.bundleId,
@@ -111,12 +134,12 @@ export class ApnsChannel implements DeviceTokenChannel {
       }
       if (status === 200) {
         this.deps.store.delivered(r.id, true);
-        return;
+        return true;
       }
       if (status === 410 || (status === 400 && reason !== undefined && GONE_REASONS.has(reason))) {
         log.info({ registration: r.id, status, reason }, "APNs device token is gone; dropped");
         this.deps.store.remove(r.id);
-        return;
+        return false;
       }
       if (status === 403 && reason !== undefined && PROVIDER_TOKEN_REASONS.has(reason) && !renewed) {
         // A clock jump or Apple's own expiry: one fresh provider token, then the same try again.
@@ -134,7 +157,7 @@ export class ApnsChannel implements DeviceTokenChannel {
             : "APNs delivery failed",
         );
         this.deps.store.delivered(r.id, false);
-        return;
+        return false;
       }
       log.info(
         { registration: r.id, status, reason, err: failure, attempt: attempt + 1 },

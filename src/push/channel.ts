@@ -1,9 +1,12 @@
-import type { PushPayload } from "./web-push.js";
+import type { PushPayload, SendCount } from "./web-push.js";
 
 /** A way notifications reach devices (Web Push, APNs): each renders the same payload its own way. */
 export interface PushChannel {
-  /** `payload` per device (each gets its own action token); resolves with how many were sent to. */
-  sendAll(payload: (device: { tokenId: string }) => PushPayload): Promise<number>;
+  readonly name: "webpush" | "apns";
+  /** `payload` per device (each gets its own action token; undefined skips it); counts the sends. */
+  sendAll(payload: (device: { tokenId: string }) => PushPayload | undefined): Promise<SendCount>;
+  /** The paired devices (token ids) this channel reaches; one per registration. */
+  devices(): string[];
 }
 
 /** A channel whose devices register a platform token with push.register. */

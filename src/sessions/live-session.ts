@@ -66,6 +66,8 @@ export interface LiveSessionDeps {
   metrics?: TurnMetrics;
   /** Sees every pi event of the session (usage, search index, titles). */
   observe?: (e: AgentSessionEvent) => void;
+  /** A running turn was cut short by a stop (not an abort, not a turn that waits for the restart). */
+  onInterrupted?: (reason: string) => void;
 }
 
 /** A run of the agent that just ended. */
@@ -601,8 +603,10 @@ export class LiveSession {
     if (final) this.emit(final);
     else if (suspended)
       this.setStatus("interrupted", "server shutting down; the permission request waits for the restart");
-    else if (wasBusy) this.setStatus("interrupted", "server shutting down");
-    else if (this.status === "running") this.setStatus("idle");
+    else if (wasBusy) {
+      this.setStatus("interrupted", "server shutting down");
+      this.deps.onInterrupted?.("the server stopped during the turn");
+    } else if (this.status === "running") this.setStatus("idle");
     this.deps.runtime?.killAll();
     this.disposed = true;
     this.unsubscribePi();

@@ -108,6 +108,10 @@ export class SessionService {
     const interrupted = deps.index.markInterrupted();
     if (interrupted.length > 0)
       deps.log.warn({ sessions: interrupted }, "sessions were running at last shutdown");
+    // A turn waiting for an answer goes on (its request is pushed again); the others were lost.
+    const resuming = new Set(deps.permissions.dormantSessions());
+    for (const id of interrupted)
+      if (!resuming.has(id)) deps.hooks?.interrupted(id, "the server stopped during the turn");
   }
 
   /** For metrics: sessions in memory, and those running a turn. */
@@ -340,6 +344,7 @@ export class SessionService {
         new NativeToolHost(nativeApi, session, baseTools(record), this.deps.nativeCalls, frame),
       resuming: plan !== undefined,
       observe: this.deps.hooks?.observer(record, session, (name) => ref.live?.showTitle(name)),
+      onInterrupted: (reason) => this.deps.hooks?.interrupted(record.id, reason),
     });
     ref.live = live;
     if (plan) {

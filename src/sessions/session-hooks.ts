@@ -11,6 +11,20 @@ import { backfillSearch, indexLive } from "./search-indexer.js";
 import { generateTitle } from "./titles.js";
 import { isAssistantWithUsage, recordUsage } from "./usage-recorder.js";
 import { contentText } from "./message-text.js";
+import { runOutcome } from "./translate.js";
+
+/**
+ * Where the end of a run is told beyond the attached clients (push notifications, wired in
+ * server.ts): sessions/ says what happened, not to whom or how.
+ */
+export interface RunNotices {
+  /** A run finished; `reply` is the text of its last answer. */
+  turnEnded(sessionId: string, reply: string): void;
+  /** A run ended on a model provider error. */
+  turnFailed(sessionId: string, error: string): void;
+  /** A running turn was cut short (the server stopped or crashed during it). */
+  interrupted(sessionId: string, reason: string): void;
+}
 
 export interface SessionHooksDeps {
   pi: PiRuntime;
@@ -20,6 +34,7 @@ export interface SessionHooksDeps {
   budgets: Budgets;
   config: () => ServerConfig;
   log: Logger;
+  notices?: RunNotices;
 }
 
 /**
@@ -60,8 +75,35 @@ export class SessionHooks {
         this.quietly(record.id, "could not index the session for search", () =>
           indexLive(this.deps.search, record.id, agent.sessionManager.getEntries(), record.piSessionFile),
         );
+        this.quietly(record.id, "could not tell that the turn ended", () =>
+          this.runEnded(record.id, e.messages),
+        );
       }
     };
+  }
+
+  /** An aborted run tells nobody: whoever aborted it knows (a stop is told as interrupted, below). */
+  private runEnded(sessionId: string, messages: readonly unknown[]): void {
+    const notices = this.deps.notices;
+    if (!notices) return;
+    const outcome = runOutcome(messages);
+    const last = [...messages].reverse().find((m) => (m as { role?: unknown }).role === "assistant") as
+      { content?: unknown; errorMessage?: unknown } | undefined;
+    if (outcome === "ok") notices.turnEnded(sessionId, contentText(last?.content, " "));
+    else if (outcome === "error")
+      notices.turnFailed(
+        sessionId,
+        typeof last?.errorMessage === "string" && last.errorMessage
+          ? last.errorMessage
+          : "the model provider returned an error",
+      );
+  }
+
+  /** A running turn of the session was cut short. */
+  interrupted(sessionId: string, reason: string): void {
+    this.quietly(sessionId, "could not tell that the turn was interrupted", () =>
+      this.deps.notices?.interrupted(sessionId, reason),
+    );
   }
 
   private title(

@@ -118,6 +118,8 @@ export const ServerConfig = Type.Object(
         {
           /** Notifications carry opaque ids only: no title, tool or command reaches a push service. */
           redact: Type.Optional(Type.Boolean()),
+          /** Per device, notifications this close together (ms) are sent as one; 0 sends each at once. */
+          coalesceMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
           /** Apple Push Notification service for iOS apps: token auth with a .p8 key (docs/push.md). */
           apns: Type.Optional(
             Type.Object(

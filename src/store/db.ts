@@ -213,6 +213,18 @@ const MIGRATIONS: string[] = [
      failures INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX apns_registrations_token ON apns_registrations (token_id);`,
+  // Per paired device: which kinds of notification it is sent, and its quiet hours.
+  `CREATE TABLE push_preferences (
+     token_id TEXT PRIMARY KEY,
+     permission INTEGER NOT NULL DEFAULT 1,
+     turn_ended INTEGER NOT NULL DEFAULT 1,
+     turn_failed INTEGER NOT NULL DEFAULT 1,
+     interrupted INTEGER NOT NULL DEFAULT 1,
+     quiet_start TEXT,
+     quiet_end TEXT,
+     quiet_time_zone TEXT,
+     updated_at INTEGER NOT NULL
+   );`,
 ];
 
 /** The standalone binary loads the SQLite addon from where it unpacked it (src/binary/main.ts). */

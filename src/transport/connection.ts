@@ -75,6 +75,8 @@ export class RpcConnection implements Resumable {
   private cleanedUp = false;
   private alive = true;
   private readonly subs = new Map<string, Subscription>();
+  /** client.visibility: the client said it is on screen. */
+  private visible = false;
   /** Delta window of each attachment that asked for one (ms), and the coalescer holding its deltas. */
   private readonly windows = new Map<Subscription, { ms: number; coalescer: DeltaCoalescer }>();
   /** hello's coalesceMs: the window of attachments that do not name their own. */
@@ -174,6 +176,13 @@ export class RpcConnection implements Resumable {
   /** Bytes waiting in this connection's own send queue. */
   get queuedBytes(): number {
     return this.queue.queuedBytes;
+  }
+
+  /** Whether this client is on screen and attached to the session: pushes about it are held back then. */
+  watches(sessionId: string): boolean {
+    if (!this.visible || this.closed || this.cleanedUp) return false;
+    const sub = this.subs.get(sessionId);
+    return sub !== undefined && !sub.closed;
   }
 
   /** Whether one more session may be attached (an already attached one always may). */
@@ -430,6 +439,7 @@ export class RpcConnection implements Resumable {
           return sub;
         },
         detach: (sessionId) => this.detach(sessionId),
+        setVisible: (visible) => (this.visible = visible),
       };
       const handler = this.deps.handlers[method] as (
         p: unknown,

@@ -30,6 +30,8 @@ export interface CallContext {
   /** Whether the connection may attach one more session (limits.maxSessionsPerConnection). */
   attachable(): boolean;
   detach(sessionId: string): boolean;
+  /** client.visibility: whether this connection is on screen (it then holds back pushes about its sessions). */
+  setVisible(visible: boolean): boolean;
 }
 
 export interface HandlerDeps {
@@ -227,7 +229,8 @@ export function createHandlers({
     ...permissionHandlers(permissions, access),
     ...workspaceHandlers({ sessions, workspaces, reposFile, index, access }),
     ...insightHandlers(insights),
-    ...pushHandlers(push),
+    ...pushHandlers(push, access),
+    "client.visibility": (params, ctx) => ({ visible: ctx.setVisible(params.visible) }),
     ...historyHandlers(history, access),
   };
 }
