@@ -34,6 +34,10 @@ export class Connection {
   private attempt = 0;
   private stopped = false;
   private readonly onOnline = (): void => this.retryNow();
+  /** On screen, the server holds back pushes about the sessions attached here; hidden, they go again. */
+  private readonly onVisibility = (): void => {
+    if (this.client && this.state.value === "connected") this.reportVisibility(this.client);
+  };
 
   constructor(
     readonly server: ServerRecord,
@@ -42,12 +46,14 @@ export class Connection {
 
   start(): void {
     addEventListener("online", this.onOnline);
+    document.addEventListener("visibilitychange", this.onVisibility);
     void this.open();
   }
 
   stop(): void {
     this.stopped = true;
     removeEventListener("online", this.onOnline);
+    document.removeEventListener("visibilitychange", this.onVisibility);
     clearTimeout(this.retryTimer);
     void this.client?.close();
   }
@@ -111,6 +117,7 @@ export class Connection {
     this.attempt = 0;
     this.lastError.value = undefined;
     this.state.value = "connected";
+    this.reportVisibility(client);
     await Promise.all([...this.streams.values()].map((s) => this.attach(client, s)));
     this.hooks.onReady();
   }
@@ -157,6 +164,10 @@ export class Connection {
     const base = Math.min(30_000, 500 * 2 ** this.attempt++);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.open(), base / 2 + Math.random() * (base / 2));
+  }
+
+  private reportVisibility(client: BrowserClient): void {
+    client.setVisibility(document.visibilityState === "visible").catch(() => undefined);
   }
 
   private retryNow(): void {
