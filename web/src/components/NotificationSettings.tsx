@@ -43,10 +43,14 @@ function asParams(sub: PushSubscription): ParamsOf<"push.subscribe">["subscripti
   };
 }
 
-/** The service worker's registration; waits for it to be active (main.tsx registers it on load). */
+/**
+ * The service worker's registration, once active. main.tsx registers it after the page's load; a
+ * screen opened before that registers it here (the same script and scope: one registration).
+ */
 async function registration(): Promise<ServiceWorkerRegistration> {
-  const reg = await navigator.serviceWorker.getRegistration(import.meta.env.BASE_URL);
-  if (!reg) throw new Error("the app's service worker is not installed (reload the page)");
+  const base = import.meta.env.BASE_URL;
+  const reg = await navigator.serviceWorker.getRegistration(base);
+  if (!reg) await navigator.serviceWorker.register(`${base}sw.js`, { scope: base });
   return navigator.serviceWorker.ready;
 }
 
