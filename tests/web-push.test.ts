@@ -18,7 +18,12 @@ import type { Browser, BrowserContext, CDPSession, Page, Worker } from "playwrig
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { PiClient, TypedEvent } from "../src/client/client.js";
 import { startHarness, type Harness } from "./helpers/harness.js";
-import { startPushEndpoint, type FakeSubscriber, type PushEndpoint } from "./helpers/push-endpoint.js";
+import {
+  startPushEndpoint,
+  type FakeSubscriber,
+  type PushEndpoint,
+  type ReceivedPush,
+} from "./helpers/push-endpoint.js";
 import { CHROMIUM, DIST_WEB, launchChromium, makeInviteLink, phone, serverApp } from "./helpers/web.js";
 
 const ready = existsSync(CHROMIUM) && existsSync(join(DIST_WEB, "index.html"));
@@ -48,7 +53,10 @@ let owner: PiClient;
 beforeAll(async () => {
   if (!ready) return;
   ep = await startPushEndpoint();
-  h = await startHarness({ config: { security: { profile: "strict" } }, start: { pushAgent: ep.agent } });
+  h = await startHarness({
+    config: { security: { profile: "strict" }, push: { coalesceMs: 0 } },
+    start: { pushAgent: ep.agent },
+  });
   browser = await launchChromium();
   owner = await h.connect();
 });
@@ -186,7 +194,14 @@ async function waiting(
   command: string,
 ): Promise<{ sessionId: string; worktree: string; push: PermissionPush }> {
   const { session } = await owner.request("session.create", { repoId: "demo" });
-  const pushed = ep.next(sub.path);
+  // The previous test's turn-ended notification may still be on its way: the next permission push is this one's.
+  const nextPermission = async (): Promise<ReceivedPush> => {
+    for (;;) {
+      const p = await ep.next(sub.path);
+      if ((p.payload as { kind?: string }).kind === "permission") return p;
+    }
+  };
+  const pushed = nextPermission();
   h.llm.enqueue({ kind: "tool_call", name: "bash", args: { command } });
   const asked: Promise<TypedEvent<"permission_request">> = owner.waitForEvent(
     session.id,
