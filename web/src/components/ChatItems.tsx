@@ -1,7 +1,7 @@
 import { memo } from "preact/compat";
 import { useMemo } from "preact/hooks";
 import type { ChatItem } from "../chat-items.js";
-import { cachedMarkdown, highlighting, renderMarkdown } from "../markdown.js";
+import { cachedMarkdown, highlighting, isCached, renderMarkdown } from "../markdown.js";
 
 const LONG_OUTPUT = 1200;
 
@@ -14,6 +14,12 @@ function Markdown({ text, streaming }: { text: string; streaming: boolean }) {
     [text, streaming, highlighted],
   );
   return <div class="md" dangerouslySetInnerHTML={{ __html: html }} />;
+}
+
+/** Renders a finished message's markdown into the cache ahead of its being shown (VirtualLog's idle time). */
+export function prepareItem(item: ChatItem): void {
+  if (item.kind !== "assistant" || item.streaming) return;
+  for (const b of item.blocks) if (b.kind === "text" && !isCached(b.text)) cachedMarkdown(b.text);
 }
 
 function argsSummary(name: string, args: unknown): { title: string; body?: string } {

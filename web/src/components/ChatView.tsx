@@ -3,7 +3,7 @@ import type { ChatItem } from "../chat-items.js";
 import { go } from "../router.js";
 import { closeStream, connection, openStream, refreshLists, sessions, waitingFor } from "../store.js";
 import { ApprovalCard } from "./ApprovalCard.js";
-import { ChatItemView } from "./ChatItems.js";
+import { ChatItemView, prepareItem } from "./ChatItems.js";
 import { Composer } from "./Composer.js";
 import { ForkButton, useForkPoints } from "./ForkAction.js";
 import { SessionSettings } from "./SessionSettings.js";
@@ -77,6 +77,7 @@ export function ChatView({ sessionId }: { sessionId: string }) {
         items={items}
         renderItem={renderItem}
         estimate={estimate}
+        prepare={prepareItem}
         label="Conversation"
         before={!stream.loaded.value ? <p class="muted">Loading the conversation…</p> : null}
         after={pending.map((req) => (

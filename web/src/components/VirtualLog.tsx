@@ -11,7 +11,7 @@
  * back to the latest message.
  */
 import type { ComponentChildren, VNode } from "preact";
-import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 
 /** Pixels rendered beyond each edge of the viewport. */
 const OVERSCAN = 700;
@@ -19,6 +19,21 @@ const OVERSCAN = 700;
 const MAX_RENDERED = 120;
 /** Closer than this to the end counts as "at the bottom". */
 const END_SLACK = 48;
+/** Items on each side of the rendered window that `prepare` gets in idle time. */
+const PREPARE_AHEAD = 40;
+/** An idle period with less left than this is not started on: a message may take that long on a slow phone. */
+const IDLE_SLICE_MS = 8;
+
+type Idle = { timeRemaining(): number };
+/** requestIdleCallback where the browser has it (Safari has not): else a short slice after a timeout. */
+function whenIdle(run: (deadline: Idle) => void): void {
+  if (typeof requestIdleCallback === "function") requestIdleCallback(run, { timeout: 1000 });
+  else
+    setTimeout(() => {
+      const until = performance.now() + 8;
+      run({ timeRemaining: () => until - performance.now() });
+    }, 50);
+}
 
 export interface VirtualLogProps<T extends { key: string }> {
   items: T[];
@@ -30,6 +45,12 @@ export interface VirtualLogProps<T extends { key: string }> {
   before?: ComponentChildren;
   /** Rendered after the items, always (approval cards). */
   after?: ComponentChildren;
+  /**
+   * Called in idle time for the items around the rendered window, nearest first, so their costly
+   * part (parsing markdown) is done before they scroll in. It should be cheap for an item already
+   * prepared: it is called again after every render.
+   */
+  prepare?: (item: T) => void;
 }
 
 /** First index i with ends[i] > y (ends[i] = bottom of item i). */
@@ -58,13 +79,22 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
   const [view, setView] = useState({ top: 0, height: 800 });
   const [atEnd, setAtEnd] = useState(true);
   const [, setMeasured] = useState(0);
+  const preparing = useRef(false);
+
+  /** Estimates by item: a render during a fling sums every item's height, and most are estimates. */
+  const estimates = useRef(new WeakMap<T, number>());
+  const guess = (it: T): number => {
+    let h = estimates.current.get(it);
+    if (h === undefined) estimates.current.set(it, (h = estimate(it)));
+    return h;
+  };
 
   const n = items.length;
   const ends = new Float64Array(n);
   let sum = 0;
   for (let i = 0; i < n; i++) {
     const it = items[i]!;
-    sum += heights.current.get(it.key) ?? estimate(it);
+    sum += heights.current.get(it.key) ?? guess(it);
     ends[i] = sum;
   }
   const listTop = list.current?.offsetTop ?? 0;
@@ -84,11 +114,13 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
   const [start, end] = windowAt(view.top, view.height);
   const rendered = useRef({ start, end, windowAt });
   rendered.current = { start, end, windowAt };
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
   const padTop = start > 0 ? ends[start - 1]! : 0;
   const padBottom = end > 0 && end < n ? sum - ends[end - 1]! : 0;
 
   const shown = items.slice(start, end);
-  for (const it of shown) assumed.current.set(it.key, heights.current.get(it.key) ?? estimate(it));
+  for (const it of shown) assumed.current.set(it.key, heights.current.get(it.key) ?? guess(it));
 
   function toEnd(): void {
     const el = scroller.current;
@@ -150,6 +182,27 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
       }
     }
     if (follow.current) toEnd();
+  });
+
+  // After every render: prepare the items around the window in idle time, nearest first.
+  useEffect(() => {
+    const prepare = props.prepare;
+    if (!prepare || preparing.current) return;
+    preparing.current = true;
+    const step = (deadline: Idle): void => {
+      const { start: s, end: e } = rendered.current;
+      const all = itemsRef.current;
+      for (let d = 0; d < PREPARE_AHEAD; d++) {
+        for (const i of [e + d, s - 1 - d]) {
+          const it = all[i];
+          if (!it) continue;
+          if (deadline.timeRemaining() < IDLE_SLICE_MS) return whenIdle(step);
+          prepare(it);
+        }
+      }
+      preparing.current = false;
+    };
+    whenIdle(step);
   });
 
   function onScroll(): void {
