@@ -517,6 +517,7 @@ async function startLocked(
     version: SERVER_VERSION,
     piVersion: pi.version,
     startedAt,
+    ...(opts.demo === true && { demo: true }),
   });
 
   // `pi-server token revoke` runs in another process: notice its commits and drop revoked sockets.

@@ -1,5 +1,8 @@
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AnyEvent, PiClient } from "../src/client/client.js";
 import { startServer, type RunningServer } from "../src/server.js";
@@ -39,6 +42,23 @@ describe("demo mode", () => {
     // The server makes an empty config.json on a first start; demo mode puts nothing in it.
     expect(JSON.parse(readFileSync(join(dataDir, "config.json"), "utf8"))).toEqual({});
     await client.close();
+  });
+
+  it("pi-server status counts the running demo's model as the usable default", async () => {
+    const bin = fileURLToPath(new URL("../bin/pi-server.js", import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [bin, "status", "--json", "--data-dir", dataDir],
+      {
+        env: { ...process.env, PI_SERVER_DATA_DIR: "" },
+      },
+    );
+    expect(JSON.parse(stdout)).toMatchObject({
+      running: true,
+      healthy: true,
+      model: "demo/pi-demo",
+      modelProblem: null,
+    });
   });
 
   it("runs a full turn: streamed text, thinking, tool calls, and a permission request for the write", async () => {

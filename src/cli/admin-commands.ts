@@ -245,7 +245,7 @@ export function registerAdminCommands(program: Command): void {
       const paths = cliPaths(o.dataDir);
       const rt = runningServer(paths.runtime);
       const healthy = rt ? await probeHealth(rt) : false;
-      const ready = await readiness(paths);
+      const ready = await readiness(paths, { demo: rt?.demo === true && healthy });
       const stats = withDb(paths, (db) => {
         const store = new TokenStore(db);
         const sessions = db

@@ -8,6 +8,7 @@ import { probeSandbox } from "../runtime/index.js";
 import type { PiDiagnosis } from "../sessions/pi-diagnostics.js";
 import { loadConfig, type ServerConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
+import { DEMO_MODEL } from "../sessions/demo-model.js";
 import { processAlive, readRuntime } from "../store/runtime.js";
 import { ApnsConfigError, loadApnsKey } from "../push/apns-jwt.js";
 
@@ -148,7 +149,12 @@ export function checkModels(paths: DataPaths, pi: PiDiagnosis | Error): CheckRes
   );
 }
 
-export function checkProviders(pi: PiDiagnosis | Error, config: ServerConfig | undefined): CheckResult[] {
+/** `demoServer`: this data dir's server runs with --demo, which supplies a default model of its own. */
+export function checkProviders(
+  pi: PiDiagnosis | Error,
+  config: ServerConfig | undefined,
+  demoServer = false,
+): CheckResult[] {
   if (pi instanceof Error) return [];
   const out: CheckResult[] = [];
   out.push(
@@ -161,7 +167,9 @@ export function checkProviders(pi: PiDiagnosis | Error, config: ServerConfig | u
         ),
   );
   const model = config?.defaultModel;
-  if (!model) {
+  if (!model && demoServer) {
+    out.push(ok("default model", `${DEMO_MODEL}: the running server's --demo model (offline, no key)`));
+  } else if (!model) {
     out.push(
       warn(
         "default model",
@@ -187,10 +195,10 @@ export function checkProviders(pi: PiDiagnosis | Error, config: ServerConfig | u
 }
 
 /** The server.lock and server.json a running server holds, and whether they are its own. */
-export function runningServer(paths: DataPaths): { pid: number; port: number } | undefined {
+export function runningServer(paths: DataPaths): { pid: number; port: number; demo: boolean } | undefined {
   const rt = readRuntime(paths.runtime);
   if (!rt || !processAlive(rt.pid)) return undefined;
-  return { pid: rt.pid, port: rt.port };
+  return { pid: rt.pid, port: rt.port, demo: rt.demo === true };
 }
 
 export function checkLock(paths: DataPaths): CheckResult {
@@ -222,8 +230,14 @@ export async function checkPort(paths: DataPaths, config: ServerConfig | undefin
   const port = config?.port ?? 3141;
   const host = config?.host ?? "0.0.0.0";
   const running = runningServer(paths);
-  if (running && (running.port === port || port === 0)) {
-    return ok("port", `${host}:${running.port} is held by this data dir's server (pid ${running.pid})`);
+  if (running) {
+    // Started with --port it may listen elsewhere than config.json says; what it holds is what counts.
+    const other =
+      port !== 0 && running.port !== port ? ` (started with --port; config.json says ${port})` : "";
+    return ok(
+      "port",
+      `${host}:${running.port} is held by this data dir's server (pid ${running.pid})${other}`,
+    );
   }
   if (port === 0) return ok("port", "port 0: the system picks a free one at start");
   const err = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
@@ -235,7 +249,7 @@ export async function checkPort(paths: DataPaths, config: ServerConfig | undefin
   if (err.code === "EADDRINUSE") {
     return fail(
       "port",
-      `${host}:${port} is in use by another program${running ? ` (this data dir's server, pid ${running.pid}, listens on ${running.port})` : ""}`,
+      `${host}:${port} is in use by another program`,
       `stop that program (ss -ltnp 'sport = :${port}' names it), or choose another port: pi-server config set port <n>`,
     );
   }

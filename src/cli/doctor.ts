@@ -12,6 +12,7 @@ import {
   checkGit,
   checkLock,
   checkModels,
+  runningServer,
   checkNode,
   checkPermissions,
   checkPort,
@@ -55,7 +56,7 @@ export async function runDoctor(dataDir: string): Promise<CheckResult[]> {
     pi = err as Error;
   }
   results.push(checkModels(paths, pi));
-  results.push(...checkProviders(pi, config));
+  results.push(...checkProviders(pi, config, runningServer(paths)?.demo === true));
   results.push(checkLock(paths));
   results.push(await checkPort(paths, config));
   results.push(checkTls(paths, config));

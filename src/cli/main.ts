@@ -119,10 +119,7 @@ async function serve(opts: {
   }
   try {
     const cmd = invokedAs(opts.dataDir);
-    const steps = nextSteps(
-      await readiness(dataPaths(server.dataDir), opts.demo ? { defaultModel: DEMO_MODEL } : {}),
-      cmd,
-    );
+    const steps = nextSteps(await readiness(dataPaths(server.dataDir), { demo: opts.demo === true }), cmd);
     if (steps.length > 0) out.write(["next:", ...steps.map((s) => `  - ${s}`), ""].join("\n"));
   } catch (err) {
     server.log.debug({ err }, "could not work out the next steps");

@@ -1,4 +1,5 @@
 import { listRepos } from "../repos/repos.js";
+import { DEMO_MODEL } from "../sessions/demo-model.js";
 import { parseModelKey } from "../sessions/pi.js";
 import { loadConfig } from "../store/config.js";
 import type { DataPaths } from "../store/paths.js";
@@ -15,13 +16,18 @@ export interface Readiness {
   pairedDevices: number;
 }
 
-/** What a newcomer still has to do before a first turn: the model, a repo, a device. */
-export async function readiness(paths: DataPaths, opts: { defaultModel?: string } = {}): Promise<Readiness> {
-  const key = loadConfig(paths.config).defaultModel ?? opts.defaultModel;
+/**
+ * What a newcomer still has to do before a first turn: the model, a repo, a device. `demo`: a
+ * server runs with --demo, whose demo/pi-demo model exists only in its process (a fresh pi here
+ * does not know it).
+ */
+export async function readiness(paths: DataPaths, opts: { demo?: boolean } = {}): Promise<Readiness> {
+  const key = loadConfig(paths.config).defaultModel ?? (opts.demo ? DEMO_MODEL : undefined);
   let model: string | null = null;
   let modelProblem: string | null = null;
   const ref = key ? parseModelKey(key) : undefined;
   if (!key || !ref) modelProblem = "no default model is configured";
+  else if (opts.demo && key === DEMO_MODEL) model = key;
   else {
     const { pi, modelsError } = await piNow(paths);
     const found = pi.modelRegistry.find(ref.provider, ref.modelId);
@@ -49,6 +55,6 @@ export function nextSteps(r: Readiness, cmd: string): string[] {
   if (r.repos === 0)
     out.push(`register a repository for sessions: \`${cmd} repos add <path to a git repo>\``);
   if (r.pairedDevices === 0)
-    out.push(`pair a phone: \`${cmd} pair\` (or open /app/ in a browser with the owner token)`);
+    out.push(`pair a phone or a browser: \`${cmd} pair\` prints a link and a QR code for the web app`);
   return out;
 }

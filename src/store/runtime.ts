@@ -12,6 +12,8 @@ export interface RuntimeInfo {
   /** The pi SDK version the server runs (absent in files from older servers). */
   piVersion?: string;
   startedAt: number;
+  /** Started with --demo: its default model is the offline demo/pi-demo, registered in that process only. */
+  demo?: boolean;
 }
 
 export function writeRuntime(file: string, info: RuntimeInfo): void {

@@ -37,7 +37,7 @@ export function ChatView({ sessionId }: { sessionId: string }) {
     const point = item.kind === "user" ? forkPoints.get(item.key) : undefined;
     if (!point) return <ChatItemView item={item} />;
     return (
-      <div>
+      <div class="user-turn">
         <ChatItemView item={item} />
         <ForkButton sessionId={sessionId} point={point} stream={stream} />
       </div>
