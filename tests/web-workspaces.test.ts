@@ -164,7 +164,7 @@ describe.skipIf(!ready)("web app: workspaces, rename, fork, checkpoints, import"
     await page.getByRole("radio", { name: "Host (unsandboxed)" }).check();
     await page.locator(".warning").filter({ hasText: "outside the sandbox" }).waitFor();
     await page.getByRole("button", { name: "Save" }).click();
-    await page.getByRole("alert").filter({ hasText: "only the owner token may" }).waitFor();
+    await page.getByRole("alert").filter({ hasText: "only the server's owner may do this" }).waitFor();
     await noSeriousViolations();
 
     await page.getByRole("radio", { name: "Sandbox", exact: true }).check();

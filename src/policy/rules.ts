@@ -13,6 +13,8 @@ export interface PolicyRule {
   decision: RuleDecision;
   scope: RuleScope;
   createdAt: number;
+  /** What its author wrote about it (`rules add --note`), shown with the decision it makes. */
+  note?: string | null;
 }
 
 /** What a rule is matched against: one bash command, or one file tool call, or any other call. */

@@ -70,8 +70,24 @@ export function byRule(rules: PolicyRule[], subject: Subject, home: string): Jud
     decision: rule.decision,
     layer: "rule",
     ruleId: rule.id,
-    reason: `rule ${rule.id} says ${rule.decision}`,
+    reason: ruleReason(rule),
   };
+}
+
+const VERB = { allow: "allows", ask: "asks before", deny: "denies" } as const;
+const WHERE = { session: "this session's", workspace: "this workspace's", global: "a" } as const;
+
+/** Which rule decided, in words a person on a phone reads: `a rule asks before write docs/** (rule r_…)`. */
+function ruleReason(rule: PolicyRule): string {
+  const what =
+    rule.tool === "*"
+      ? "every tool call"
+      : rule.match
+        ? `${rule.tool} ${rule.match}`
+        : `every ${rule.tool} call`;
+  const note = rule.note ? `: ${rule.note}` : "";
+  const text = `${WHERE[rule.scope]} rule ${VERB[rule.decision]} ${what}${note} (rule ${rule.id})`;
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** The strictest of several judgements (deny over ask over allow); the first among equals. */

@@ -14,10 +14,11 @@ export function explainError(err: unknown, what: string): string {
   switch (e.code) {
     case "forbidden": {
       const device = current.value?.deviceName ?? "this device";
+      // The server's message names the protocol method; a person needs to know who may, and how.
       if (e.data?.needs === "admin")
-        return `${what}: this device may not (${msg}). On the server, \`pi-server token grant "${device}" admin\` allows it.`;
-      if (e.data?.needs === "owner") return `${what}: only the owner token may (${msg}).`;
-      return `${what}: not allowed (${msg}).`;
+        return `${what}: this needs an admin device. To allow it, run pi-server token grant "${device}" admin on the server.`;
+      if (e.data?.needs === "owner") return `${what}: only the server's owner may do this.`;
+      return `${what}: this device is not allowed to.`;
     }
     case "not_found":
       return `${what}: not found (${msg}).`;
