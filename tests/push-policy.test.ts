@@ -161,10 +161,14 @@ describe("when pushes go", () => {
     await turn(otherId, "other done");
     await sentinel;
     expect(since(mark, phone).filter((p) => p.sessionId === watchedId)).toEqual([]);
+
+    // Hidden (the screen went off) with the request unanswered: it is pushed now, buttons and all.
+    const late = nextOf(phone, (p) => p.kind === "permission" && p.sessionId === watchedId);
+    expect(await viewer.setVisibility(false)).toEqual({ visible: false });
+    expect(await late).toMatchObject({ requestId: waitingId, actionToken: expect.any(String) });
     await deny(watchedId, waitingId);
 
-    // Hidden (the screen went off): pushes about it go again.
-    expect(await viewer.setVisibility(false)).toEqual({ visible: false });
+    // Pushes about it go again.
     let pushed = nextOf(phone, (p) => p.kind === "turnEnded" && p.sessionId === watchedId);
     await turn(watchedId, "done while hidden");
     expect((await pushed).body).toBe("done while hidden");

@@ -16,6 +16,9 @@ import type { PushPreferences } from "../protocol/push.js";
 
 const MAX_BODY = 200;
 
+/** How often requests held back for a watching client are looked at again. */
+const HELD_CHECK_MS = 1000;
+
 /** The coalescing window when config.json names none (push.coalesceMs). */
 export const DEFAULT_COALESCE_MS = 1000;
 
@@ -92,6 +95,9 @@ export class PushService {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly policy: PushPolicy;
   private readonly bursts: Bursts<Notice>;
+  /** Permission requests held back while someone watched their session: pushed once nobody does. */
+  private readonly heldBack = new Set<Notice>();
+  private heldTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: PushServiceDeps) {
     this.sender = new WebPushSender({ ...deps, alive: (s) => deps.tokenAlive(s.tokenId) });
@@ -223,6 +229,7 @@ export class PushService {
     try {
       if (this.deps.watched?.(n.sessionId)) {
         this.deps.log.debug({ sessionId: n.sessionId, kind: n.kind }, "not pushed: a visible client watches");
+        if (n.kind === "permission") this.holdBack(n);
         return;
       }
       const now = Date.now();
@@ -233,6 +240,30 @@ export class PushService {
     } catch (err) {
       this.deps.log.error({ err, kind: n.kind }, "push failed");
     }
+  }
+
+  /**
+   * A request shown on a screen that then went dark (hidden, detached, disconnected) before it was
+   * answered must still reach the user: checked every second while any is held.
+   */
+  private holdBack(n: Notice): void {
+    this.heldBack.add(n);
+    this.heldTimer ??= setInterval(() => {
+      for (const h of this.heldBack) {
+        if (!h.live()) this.heldBack.delete(h);
+        else if (!this.deps.watched?.(h.sessionId)) {
+          this.heldBack.delete(h);
+          this.notify(h);
+        }
+      }
+      if (this.heldBack.size === 0) this.stopHeldTimer();
+    }, HELD_CHECK_MS);
+    this.heldTimer.unref();
+  }
+
+  private stopHeldTimer(): void {
+    clearInterval(this.heldTimer);
+    this.heldTimer = undefined;
   }
 
   /** A device's burst window closed: what is still worth telling, alone or as one summary. */
@@ -271,6 +302,7 @@ export class PushService {
   }
 
   close(): void {
+    this.stopHeldTimer();
     for (const c of this.deps.channels ?? []) c.close();
   }
 }
