@@ -338,7 +338,10 @@ describe.skipIf(!ready)("web app notifications", () => {
   it("a redacted payload shows generic text and still carries the buttons; Deny denies", async () => {
     const configFile = join(h.dataDir, "config.json");
     const config = JSON.parse(readFileSync(configFile, "utf8")) as Record<string, unknown>;
-    writeFileSync(configFile, JSON.stringify({ ...config, push: { redact: true } }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({ ...config, push: { ...(config.push as object), redact: true } }),
+    );
     try {
       const w = await waiting(phoneSub, "echo secret > denied.txt");
       expect(w.push.title).toBeUndefined();
