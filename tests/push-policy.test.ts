@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PiClient } from "../src/client/client.js";
 import type { SignedInvite } from "../src/protocol/invite.js";
@@ -382,6 +383,20 @@ describe("interrupted", () => {
       title: "long-build was interrupted",
       body: "the server stopped during the turn",
     });
+    owner = await h.connect();
+  });
+
+  it("a turn a crashed server left running is pushed as interrupted at the next start", async () => {
+    const id = await session("crashed-build");
+    await turn(id, "first part done");
+    await h.server.close();
+    // What kill -9 during a turn leaves in state.db: the session still marked running.
+    const db = new Database(join(h.dataDir, "state.db"));
+    db.prepare("UPDATE sessions SET status = 'running' WHERE id = ?").run(id);
+    db.close();
+    const pushed = nextOf(phone, (p) => p.kind === "interrupted" && p.sessionId === id);
+    await h.restart();
+    expect(await pushed).toMatchObject({ title: "crashed-build was interrupted" });
     owner = await h.connect();
   });
 });
