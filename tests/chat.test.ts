@@ -223,6 +223,7 @@ describe("pi-server chat", () => {
     unknown.end();
     expect(await unknown.exited).not.toBe(0);
     expect(unknown.stderr()).toContain("no session nosuch-session");
+    expect(unknown.stderr().split("no session nosuch-session")).toHaveLength(2);
     expect(unknown.stderr()).not.toMatch(/\n\s+at /);
 
     const noToken = spawn(process.execPath, [BIN, "chat", "--data-dir", h.dataDir], {

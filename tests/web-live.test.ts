@@ -107,7 +107,9 @@ describe.skipIf(!ready)("web app, live", () => {
       mkdirSync(SHOTS, { recursive: true });
       await b.screenshot({ path: join(SHOTS, "sessions.png") });
     }
-    await b.goto(`${front.url}/app/#/s/${sessionId}`);
+    // The banner leads to the session that waits.
+    await b.getByRole("link", { name: /1 approval is waiting/ }).click();
+    await b.waitForURL(`**/app/#/s/${sessionId}`);
     await b.locator(".approval").waitFor();
     await axe(b);
     await a.locator(".approval").getByRole("button", { name: "Allow once" }).click();

@@ -179,7 +179,11 @@ describe.skipIf(!ready)("web app", () => {
     // The denial's reason reaches the model with the failed tool result.
     const sent = JSON.stringify(h.llm.requests.slice(before).map((r) => r.body.messages));
     expect(sent).toContain("The user says: build holds the release artefacts");
-    await page.locator('.tool[data-tool="bash"] .tool-state', { hasText: "failed" }).waitFor();
+    // The card says the call was denied, not that the tool failed.
+    await page.locator('.tool[data-tool="bash"] .tool-state', { hasText: "denied" }).waitFor();
+    await page
+      .locator('.tool[data-tool="bash"] pre.output[aria-label="Why"]', { hasText: "The user says" })
+      .waitFor();
     await expect(page.title()).resolves.toBe("pi");
     const worktree = (await h.connect()).request("session.list", {});
     const s = (await worktree).sessions.find((x) => x.name === "first session")!;

@@ -199,7 +199,9 @@ class Chat {
     this.sessionId = id;
     const r = await this.attach(client, false).catch((err: unknown) => {
       if (err instanceof RpcError && (err.code === "not_found" || err.code === "invalid_request"))
-        throw new CliError(`no session ${id}: ${err.message} (see \`pi-server sessions list\`)`);
+        throw new CliError(
+          `${err.message.startsWith(`no session ${id}`) ? err.message : `no session ${id}: ${err.message}`} (see \`pi-server sessions list\`)`,
+        );
       throw err;
     });
     if (this.opts.model) {

@@ -73,17 +73,40 @@ function Output({ text, label }: { text: string; label: string }) {
 
 const STATE_TEXT = { pending: "preparing", running: "running", done: "done", error: "failed" } as const;
 
+/**
+ * A call the gate stopped ends as an error result too; its text (the server's, docs/policy.md) tells
+ * a denial or a call that never ran from a tool that failed.
+ */
+function stateText(item: Extract<ChatItem, { kind: "tool" }>): string {
+  if (item.state !== "error") return STATE_TEXT[item.state];
+  const out = item.output.trimStart();
+  if (/^(Blocked\b|The user \(.*?\) denied this tool call)/.test(out)) return "denied";
+  if (
+    /^(Not run:|Nobody answered the permission request|The permission request was cancelled|The turn was aborted; the tool call did not run)/.test(
+      out,
+    )
+  )
+    return "not run";
+  return STATE_TEXT.error;
+}
+
 function ToolCard({ item }: { item: Extract<ChatItem, { kind: "tool" }> }) {
   const { title, body } = argsSummary(item.name, item.args);
+  const state = stateText(item);
   return (
     <article class={`tool tool-${item.state}`} aria-label={`Tool call ${title}`} data-tool={item.name}>
       <header>
         <code class="tool-title">{title}</code>
-        <span class={`tool-state ts-${item.state}`}>{STATE_TEXT[item.state]}</span>
+        <span class={`tool-state ts-${item.state}`}>{state}</span>
       </header>
       {body ? <pre class="command">{body}</pre> : null}
       {item.name === "write" || item.name === "edit" ? <EditPreview args={item.args} /> : null}
-      <Output text={item.output} label={item.state === "error" ? "Error" : "Output"} />
+      <Output
+        text={item.output}
+        label={
+          state === "denied" || state === "not run" ? "Why" : item.state === "error" ? "Error" : "Output"
+        }
+      />
       {item.note ? <p class="tool-note">{item.note}</p> : null}
     </article>
   );

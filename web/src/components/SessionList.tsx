@@ -84,7 +84,12 @@ export function SessionList() {
       </nav>
       {total > 0 ? (
         <p class="waiting-banner" role="status">
-          {total === 1 ? "1 approval is waiting" : `${total} approvals are waiting`}
+          {/* One tap to the (first) session that waits: that is where it is answered. */}
+          <a href={`#/s/${[...approvals.value.values()][0]?.sessionId ?? ""}`}>
+            {total === 1 ? "1 approval is waiting" : `${total} approvals are waiting`}
+            {waiting.size > 1 ? ` in ${waiting.size} sessions` : ""}
+            <span aria-hidden="true"> ›</span>
+          </a>
         </p>
       ) : null}
       {sessions.value.length === 0 && connection.value?.state.value === "connected" ? (
