@@ -87,6 +87,19 @@ describe.skipIf(!ready)("web app, live", () => {
     expect(await a.locator(".msg.user", { hasText: "stream something long" }).count()).toBe(1);
   });
 
+  it("offers Retry now while the server is unreachable, and it reconnects", async () => {
+    await openSession(a);
+    front.refuse(true);
+    front.cut();
+    await a.locator('[data-state="reconnecting"], [data-state="offline"]').first().waitFor();
+    // Tapped while the server is still unreachable: one more attempt, and the button is back after it.
+    await a.getByRole("button", { name: "Retry now" }).click();
+    await a.getByRole("button", { name: "Retry now" }).waitFor();
+    front.refuse(false);
+    await a.locator('[data-state="connected"]').waitFor({ timeout: 60_000 });
+    expect(await a.getByRole("button", { name: "Retry now" }).count()).toBe(0);
+  });
+
   it("closes the approval on every device when one answers, and it re-appears after a reload", async () => {
     await openSession(b);
     h.llm.enqueue(

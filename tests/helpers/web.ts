@@ -38,6 +38,8 @@ export interface WebFront {
   port: number;
   /** Destroys every open connection, as a dropped network would. */
   cut(): void;
+  /** While on, new WebSocket upgrades are dropped: the server looks unreachable to the page. */
+  refuse(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -81,7 +83,9 @@ export async function startWebFront(h: Harness): Promise<WebFront> {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
+  let refusing = false;
   server.on("upgrade", (req, socket, head) => {
+    if (refusing) return socket.destroy();
     const up = net.connect(target.port, target.host, () => {
       const lines = [`${req.method} ${req.url} HTTP/1.1`];
       for (let i = 0; i < req.rawHeaders.length; i += 2)
@@ -106,6 +110,9 @@ export async function startWebFront(h: Harness): Promise<WebFront> {
     port,
     cut() {
       for (const s of sockets) s.destroy();
+    },
+    refuse(on) {
+      refusing = on;
     },
     close() {
       for (const s of sockets) s.destroy();

@@ -32,6 +32,7 @@ export class Connection {
   private readonly streams = new Map<string, SessionStream>();
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private attempt = 0;
+  private opening: Promise<void> | undefined;
   private stopped = false;
   private readonly onOnline = (): void => this.retryNow();
   /** On screen, the server holds back pushes about the sessions attached here; hidden, they go again. */
@@ -77,7 +78,14 @@ export class Connection {
       this.client.request("session.detach", { sessionId }).catch(() => undefined);
   }
 
-  private async open(): Promise<void> {
+  /** One attempt at a time: a tap on Retry, the online event and the retry timer may coincide. */
+  private open(): Promise<void> {
+    if (this.opening) return this.opening;
+    this.opening = this.connectOnce().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async connectOnce(): Promise<void> {
     if (this.stopped) return;
     this.state.value = this.attempt === 0 ? "connecting" : "reconnecting";
     let client: BrowserClient;
@@ -160,8 +168,9 @@ export class Connection {
   private scheduleRetry(): void {
     if (this.stopped) return;
     this.state.value = navigator.onLine === false ? "offline" : "reconnecting";
-    // 0.5 s doubling to 30 s, with jitter so many phones do not come back in step.
-    const base = Math.min(30_000, 500 * 2 ** this.attempt++);
+    // 0.5 s doubling to 10 s, with jitter so many phones do not come back in step; a person waiting
+    // on the screen can tap Retry, and coming online or back on screen retries at once.
+    const base = Math.min(10_000, 500 * 2 ** this.attempt++);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.open(), base / 2 + Math.random() * (base / 2));
   }
@@ -170,7 +179,8 @@ export class Connection {
     client.setVisibility(document.visibilityState === "visible").catch(() => undefined);
   }
 
-  private retryNow(): void {
+  /** Tries again now (the Retry button, the online event, the page coming back on screen). */
+  retryNow(): void {
     if (this.stopped || this.client) return;
     clearTimeout(this.retryTimer);
     this.attempt = 0;

@@ -14,15 +14,22 @@ export function ConnectionBadge() {
   if (!conn) return null;
   const state = conn.state.value;
   return (
-    <span
-      class={`badge conn-${state}`}
-      role="status"
-      aria-live="polite"
-      data-state={state}
-      title={conn.lastError.value ?? ""}
-    >
-      <span class="dot" aria-hidden="true" />
-      {TEXT[state]}
-    </span>
+    <>
+      <span
+        class={`badge conn-${state}`}
+        role="status"
+        aria-live="polite"
+        data-state={state}
+        title={conn.lastError.value ?? ""}
+      >
+        <span class="dot" aria-hidden="true" />
+        {TEXT[state]}
+      </span>
+      {state === "reconnecting" || state === "offline" ? (
+        <button type="button" class="link retry" onClick={() => conn.retryNow()}>
+          Retry now
+        </button>
+      ) : null}
+    </>
   );
 }
