@@ -140,7 +140,7 @@ export function registerAdminCommands(program: Command): void {
       print(await QRCode.toString(links.app, { type: "terminal", small: true }));
       print("Scan this with the pi-server app. Links carrying the same invite:");
       print(`  app: ${links.app}`);
-      print(`  web app (served at /app/ once installed): ${links.web}`);
+      print(`  web app: ${links.web}`);
       print(
         `Server id ${signed.invite.serverId}; valid until ${new Date(signed.invite.expiresAt).toLocaleString()}, once.`,
       );
