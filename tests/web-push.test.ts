@@ -265,6 +265,32 @@ describe.skipIf(!ready)("web app notifications", () => {
     // After a reload the switch reads the subscription back as on.
     await page.reload();
     await vi.waitFor(() => expect(toggle.isChecked()).resolves.toBe(true), { timeout: 15_000 });
+    // This device's kinds and quiet hours, saved as they change (the phone's time zone).
+    const prefs = () =>
+      h.server.db
+        .prepare(
+          "SELECT turn_ended, quiet_start, quiet_end, quiet_time_zone FROM push_preferences WHERE token_id = ?",
+        )
+        .get(deviceId);
+    const turnEnded = page.getByRole("checkbox", { name: "A turn ended" });
+    await expect(turnEnded.isChecked()).resolves.toBe(true);
+    await turnEnded.click();
+    await vi.waitFor(() => expect(prefs()).toMatchObject({ turn_ended: 0, quiet_start: null }), {
+      timeout: 15_000,
+    });
+    await page.getByLabel("From").fill("21:30");
+    await page.getByRole("checkbox", { name: "Only approvals between these times" }).click();
+    const zone = await run<string>(page, "return Intl.DateTimeFormat().resolvedOptions().timeZone;");
+    await vi.waitFor(
+      () =>
+        expect(prefs()).toMatchObject({ quiet_start: "21:30", quiet_end: "07:00", quiet_time_zone: zone }),
+      { timeout: 15_000 },
+    );
+    await page.getByRole("checkbox", { name: "Only approvals between these times" }).click();
+    await page.getByRole("checkbox", { name: "A turn ended" }).click();
+    await vi.waitFor(() => expect(prefs()).toMatchObject({ turn_ended: 1, quiet_start: null }), {
+      timeout: 15_000,
+    });
     const { violations } = await new AxeBuilder({ page }).analyze();
     const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
     expect(bad.map((v) => v.id)).toEqual([]);

@@ -5,6 +5,7 @@
  */
 import { useEffect, useState } from "preact/hooks";
 import type { ParamsOf } from "../../../src/protocol/methods.js";
+import type { PushKinds, PushPreferences } from "../../../src/protocol/push.js";
 import { explainError } from "../errors.js";
 import { connection } from "../store.js";
 import { ErrorText } from "./ErrorText.js";
@@ -166,6 +167,105 @@ export function NotificationSettings() {
         </>
       )}
       <ErrorText error={error} />
+      {on && connected ? <Preferences /> : null}
     </section>
+  );
+}
+
+const KINDS: [keyof PushKinds, string][] = [
+  ["permission", "A tool call waits for approval"],
+  ["turnEnded", "A turn ended"],
+  ["turnFailed", "A turn failed"],
+  ["interrupted", "A session was interrupted"],
+];
+
+/** This device's choice of kinds and its quiet hours (push.preferences), saved on each change. */
+function Preferences() {
+  const conn = connection.value;
+  const [prefs, setPrefs] = useState<PushPreferences | undefined>();
+  const [from, setFrom] = useState("22:00");
+  const [to, setTo] = useState("07:00");
+  const [error, setError] = useState<string | undefined>();
+
+  useEffect(() => {
+    conn?.request("push.preferences.get", {}).then(
+      (p) => {
+        setPrefs(p);
+        if (p.quietHours) {
+          setFrom(p.quietHours.start);
+          setTo(p.quietHours.end);
+        }
+      },
+      (err: unknown) => setError(explainError(err, "Could not read the notification preferences")),
+    );
+  }, [conn]);
+
+  async function save(params: ParamsOf<"push.preferences.set">): Promise<void> {
+    if (!conn) return;
+    setError(undefined);
+    try {
+      setPrefs(await conn.request("push.preferences.set", params));
+    } catch (err) {
+      setError(explainError(err, "Could not save the notification preferences"));
+    }
+  }
+
+  // The phone's own time zone: quiet hours follow the clock the user lives by, not the server's.
+  const quiet = (start: string, end: string) =>
+    save({ quietHours: { start, end, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone } });
+
+  if (!prefs) return <ErrorText error={error} />;
+  return (
+    <>
+      <fieldset>
+        <legend>Notify me when</legend>
+        {KINDS.map(([kind, label]) => (
+          <label key={kind} class="choice">
+            <input
+              type="checkbox"
+              checked={prefs.kinds[kind]}
+              onChange={(e) => void save({ kinds: { [kind]: e.currentTarget.checked } })}
+            />
+            {label}
+          </label>
+        ))}
+      </fieldset>
+      <fieldset>
+        <legend>Quiet hours</legend>
+        <label class="choice">
+          <input
+            type="checkbox"
+            checked={prefs.quietHours !== null}
+            onChange={(e) => void (e.currentTarget.checked ? quiet(from, to) : save({ quietHours: null }))}
+          />
+          Only approvals between these times
+        </label>
+        <div class="row">
+          <label for="quiet-from">From</label>
+          <input
+            id="quiet-from"
+            type="time"
+            value={from}
+            onChange={(e) => {
+              const v = e.currentTarget.value;
+              setFrom(v);
+              if (prefs.quietHours && v) void quiet(v, to);
+            }}
+          />
+          <label for="quiet-to">to</label>
+          <input
+            id="quiet-to"
+            type="time"
+            value={to}
+            onChange={(e) => {
+              const v = e.currentTarget.value;
+              setTo(v);
+              if (prefs.quietHours && v) void quiet(from, v);
+            }}
+          />
+        </div>
+      </fieldset>
+      <ErrorText error={error} />
+    </>
   );
 }
