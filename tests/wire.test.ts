@@ -180,7 +180,8 @@ describe("coalesceMs", () => {
   });
 
   it("resumes exactly with sinceSeq: after a drop with deltas held, and from inside a merged frame", async () => {
-    const plain = await h.connect();
+    // One frame per delta for the reference (no deflate: a busy compressor would merge deltas too).
+    const plain = await h.connect({ perMessageDeflate: false });
     const { session } = await plain.request("session.create", {});
     const all = recordEvents(plain, session.id);
     const ended = plain.waitForEvent(

@@ -116,7 +116,9 @@ export async function streamTurn(
           client.onEvent((e) => {
             const received = now();
             if (e.sessionId !== sessionId) return;
-            delivered++;
+            // A merged delta (a lagging or compressing connection's) delivers every delta it carries.
+            const firstSeq = (e as { firstSeq?: number }).firstSeq;
+            delivered += firstSeq === undefined ? 1 : e.seq - firstSeq + 1;
             const ts = (e as { ts?: number }).ts;
             if (ts !== undefined) latencies.push(received - ts);
             if (isIdle(e)) {

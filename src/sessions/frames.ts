@@ -16,13 +16,14 @@ export function outboundEvent(
   seq: number,
   ev: SessionEvent,
 ): OutboundEvent {
+  const ts = BENCH_TIMESTAMPS ? performance.timeOrigin + performance.now() : undefined;
   const data = JSON.stringify({
     v: PROTOCOL_VERSION,
     kind: "event",
     sessionId,
     epoch,
     seq,
-    ts: BENCH_TIMESTAMPS ? performance.timeOrigin + performance.now() : undefined,
+    ts,
     type: ev.type,
     payload: ev.payload,
   });
@@ -39,6 +40,7 @@ export function outboundEvent(
         deltaType: d.type,
         contentIndex: d.contentIndex,
         text: d.delta ?? "",
+        ts,
       };
     }
   }

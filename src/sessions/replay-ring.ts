@@ -13,6 +13,8 @@ export interface OutboundEvent {
     deltaType: string;
     contentIndex: number;
     text: string;
+    /** The benchmark's `ts` of the first delta (PI_SERVER_BENCH_TIMESTAMPS), so a merged frame's latency is its oldest delta's. */
+    ts?: number;
   };
 }
 

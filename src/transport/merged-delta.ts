@@ -29,6 +29,7 @@ export function mergedDeltaFrame(m: Merge, firstSeq: number, seq: number): strin
     epoch: m.epoch,
     seq,
     firstSeq,
+    ts: m.ts,
     type: "message_update",
     payload: { assistantMessageEvent: { type: m.deltaType, contentIndex: m.contentIndex, delta: m.text } },
   });

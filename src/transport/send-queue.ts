@@ -82,7 +82,7 @@ export class SendQueue {
   send(data: string, event?: OutboundEvent): void {
     if (this.dead || this.ws.readyState !== this.ws.OPEN) return;
     if (event !== undefined) this.stats.eventsSent++;
-    if (this.head === this.items.length && this.ws.bufferedAmount < this.highWater) {
+    if (this.head === this.items.length && this.ws.bufferedAmount < this.highWater && !this.compressing()) {
       this.write(data);
       return;
     }
@@ -153,8 +153,27 @@ export class SendQueue {
     this.corkedSocket = undefined;
   };
 
+  /**
+   * Whether ws is still compressing the previous frame (permessage-deflate). zlib runs each frame
+   * through the thread pool, and that round trip costs more CPU than pi spends on an event
+   * (npm run bench, issue #16): a frame handed to ws meanwhile would only wait in ws's own queue.
+   * Held here instead, consecutive deltas of a block merge into one frame, one zlib call, so a
+   * compressing connection sends fewer, fuller frames exactly when it is behind, and a frame that
+   * finds the compressor idle still leaves at once. The write callback pumps what waits.
+   */
+  private compressing(): boolean {
+    // ws has no public flag: Sender._state is 0 (DEFAULT) when it is free to take a frame.
+    const sender = (this.ws as unknown as { _sender?: { _state?: number } })._sender;
+    return sender?._state !== undefined && sender._state !== 0;
+  }
+
   private pump(): void {
-    while (!this.dead && this.head < this.items.length && this.ws.bufferedAmount < this.highWater) {
+    while (
+      !this.dead &&
+      this.head < this.items.length &&
+      this.ws.bufferedAmount < this.highWater &&
+      !this.compressing()
+    ) {
       if (this.ws.readyState !== this.ws.OPEN) return;
       const item = this.items[this.head] as Item;
       this.items[this.head] = undefined as unknown as Item;

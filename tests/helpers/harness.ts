@@ -102,6 +102,18 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 }
 
 /** Collects every event of one session on one client. */
+/**
+ * Every seq the events stand for, in order: a merged delta (from a connection that was behind, or
+ * whose permessage-deflate compressor was busy) stands for firstSeq … seq, and two connections may
+ * merge differently, so frames are compared by what they cover.
+ */
+export function coveredSeqs(events: AnyEvent[]): number[] {
+  return events.flatMap((e) => {
+    const first = (e as { firstSeq?: number }).firstSeq ?? e.seq;
+    return Array.from({ length: e.seq - first + 1 }, (_, i) => first + i);
+  });
+}
+
 export function recordEvents(client: PiClient, sessionId: string): AnyEvent[] {
   const events: AnyEvent[] = [];
   client.onEvent((e) => {
