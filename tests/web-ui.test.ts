@@ -77,7 +77,15 @@ describe.skipIf(!ready)("web app", () => {
 
     h.llm.enqueue({
       kind: "text",
-      text: "Hello **from the agent**. <script>alert(1)</script>Done.",
+      text: [
+        "Hello **from the agent**. <script>alert(1)</script>Done.",
+        "",
+        "```ts",
+        "export function greet(name: string): string {",
+        "  return `Hello, ${name}!`;",
+        "}",
+        "```",
+      ].join("\n"),
       chunkSize: 5,
       delayMs: 15,
     });
@@ -88,6 +96,7 @@ describe.skipIf(!ready)("web app", () => {
     await expect(page.locator(".msg.user").last().innerText()).resolves.toBe("say hello");
     // Sanitised: the script tag never reaches the DOM.
     expect(await page.locator(".msg.assistant script").count()).toBe(0);
+    await page.locator(".msg.assistant .hljs-keyword").first().waitFor();
     await shot("chat");
   });
 
@@ -111,7 +120,8 @@ describe.skipIf(!ready)("web app", () => {
     await page.getByLabel("Message").fill("show me the fix");
     await page.getByRole("button", { name: "Send" }).click();
     const code = page.locator(".msg.assistant pre code.language-ts").last();
-    // The highlighter's chunk arrives after the first render: the block turns from plain to coloured.
+    await code.filter({ hasText: 'onerror=alert(1)>");' }).waitFor();
+    await page.getByTestId("session-status").filter({ hasText: "idle" }).waitFor();
     await code.locator(".hljs-keyword", { hasText: "function" }).waitFor();
     await expect(code.locator(".hljs-comment").count()).resolves.toBe(1);
     await expect(code.locator(".hljs-string").first().innerText()).resolves.toContain("<img src=x");
@@ -136,7 +146,6 @@ describe.skipIf(!ready)("web app", () => {
       return a.width === b.width && a.height === b.height && el.querySelector("span") !== null;
     })()`);
     expect(sameBox).toBe(true);
-    await page.getByTestId("session-status").filter({ hasText: "idle" }).waitFor();
     // Chromium reports (and blocks) the handler attribute when DOMPurify parses the text in its inert
     // document, before it removes it: a report, not a handler that ran (checked above).
     const handlerReports = problems.filter((p) => p.includes("Executing inline event handler"));
@@ -184,6 +193,7 @@ describe.skipIf(!ready)("web app", () => {
     await page
       .locator('.tool[data-tool="bash"] pre.output[aria-label="Why"]', { hasText: "The user says" })
       .waitFor();
+    await shot("tools");
     await expect(page.title()).resolves.toBe("pi");
     const worktree = (await h.connect()).request("session.list", {});
     const s = (await worktree).sessions.find((x) => x.name === "first session")!;
