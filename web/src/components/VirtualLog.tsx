@@ -23,6 +23,8 @@ const END_SLACK = 48;
 const PREPARE_AHEAD = 40;
 /** An idle period with less left than this is not started on: a message may take that long on a slow phone. */
 const IDLE_SLICE_MS = 8;
+/** At most this long per idle callback, so preparing never makes a long task of its own. */
+const IDLE_BUDGET_MS = 12;
 
 type Idle = { timeRemaining(): number };
 /** requestIdleCallback where the browser has it (Safari has not): else a short slice after a timeout. */
@@ -190,13 +192,14 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
     if (!prepare || preparing.current) return;
     preparing.current = true;
     const step = (deadline: Idle): void => {
+      const until = performance.now() + IDLE_BUDGET_MS;
       const { start: s, end: e } = rendered.current;
       const all = itemsRef.current;
       for (let d = 0; d < PREPARE_AHEAD; d++) {
         for (const i of [e + d, s - 1 - d]) {
           const it = all[i];
           if (!it) continue;
-          if (deadline.timeRemaining() < IDLE_SLICE_MS) return whenIdle(step);
+          if (deadline.timeRemaining() < IDLE_SLICE_MS || performance.now() > until) return whenIdle(step);
           prepare(it);
         }
       }
