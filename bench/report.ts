@@ -160,7 +160,7 @@ export function markdown(r: Results): string {
   const t = targets(r);
   const rows: Row[] = [];
   for (const c of r.latency) {
-    const isTarget = t.addedLatencyP99.from === `${c.sessions} sessions × ${c.clients} clients`;
+    const isTarget = t.addedLatencyP99.from.startsWith(`${c.sessions} sessions × ${c.clients} clients,`);
     rows.push([
       `added latency p50 / p99 / max, ${c.sessions} session${c.sessions > 1 ? "s" : ""} × ${c.clients} client${c.clients > 1 ? "s" : ""} (${c.server.n} events${c === r.latency[0] ? `; ${LATENCY_CONDITIONS}` : ""})`,
       dist3(c.server),
