@@ -192,39 +192,45 @@ describe("idempotent sends and paging", () => {
     expect(prev.messages).toEqual(all.messages.slice(0, 2));
   });
 
-  it("a client that opens a session mid-message gets what streamed before it, then the rest once", async () => {
-    const c = await h.connect();
-    const { session } = await c.request("session.create", {});
-    const text = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
-    h.llm.enqueue({ kind: "text", text, chunkSize: 4, delayMs: 30 });
-    const firstDelta = c.waitForEvent(session.id, "message_update");
-    const ended = c.waitForEvent(session.id, "session_status", (e) => e.payload.status === "idle", 60_000);
-    await c.request("prompt", { message: "stream" }, session.id);
-    await firstDelta;
+  it.each([0, 250])(
+    "a client that opens a session mid-message gets what streamed before it, then the rest once (coalesceMs %i)",
+    async (coalesceMs) => {
+      const c = await h.connect();
+      const { session } = await c.request("session.create", {});
+      const text = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
+      h.llm.enqueue({ kind: "text", text, chunkSize: 4, delayMs: 30 });
+      const firstDelta = c.waitForEvent(session.id, "message_update");
+      const ended = c.waitForEvent(session.id, "session_status", (e) => e.payload.status === "idle", 60_000);
+      await c.request("prompt", { message: "stream" }, session.id);
+      await firstDelta;
 
-    // A second device opens the session now: attach, then the history, as the web app does.
-    const late = await h.connect();
-    const seen: AnyEvent[] = [];
-    late.onEvent((e) => seen.push(e));
-    await late.request("session.attach", { sessionId: session.id });
-    const history = await late.request("get_messages", {}, session.id);
-    const partial = history.streaming as { role: string; content: { type: string; text?: string }[] };
-    expect(partial.role).toBe("assistant");
-    const before = partial.content.map((b) => b.text ?? "").join("");
-    expect(text.startsWith(before) && before.length > 0).toBe(true);
-    await ended;
+      // A second device opens the session now: attach, then the history, as the web app does.
+      // With a delta window, deltas held when get_messages answers are sent before its response.
+      const late = await h.connect({ coalesceMs });
+      const seen: AnyEvent[] = [];
+      late.onEvent((e) => seen.push(e));
+      await late.request("session.attach", { sessionId: session.id });
+      // Some deltas stream (and, with a window, are held) between the attach and get_messages.
+      await new Promise((r) => setTimeout(r, 100));
+      const history = await late.request("get_messages", {}, session.id);
+      const partial = history.streaming as { role: string; content: { type: string; text?: string }[] };
+      expect(partial.role).toBe("assistant");
+      const before = partial.content.map((b) => b.text ?? "").join("");
+      expect(text.startsWith(before) && before.length > 0).toBe(true);
+      await ended;
 
-    const rest = seen
-      .filter((e) => e.sessionId === session.id && e.seq > history.seq && e.type === "message_update")
-      .map(
-        (e) =>
-          (e.payload as { assistantMessageEvent: { type: string; delta?: string } }).assistantMessageEvent,
-      )
-      .filter((d) => d.type === "text_delta")
-      .map((d) => d.delta)
-      .join("");
-    expect(before + rest).toBe(text);
-    const done = await late.request("get_messages", {}, session.id);
-    expect(done.streaming).toBeUndefined();
-  });
+      const rest = seen
+        .filter((e) => e.sessionId === session.id && e.seq > history.seq && e.type === "message_update")
+        .map(
+          (e) =>
+            (e.payload as { assistantMessageEvent: { type: string; delta?: string } }).assistantMessageEvent,
+        )
+        .filter((d) => d.type === "text_delta")
+        .map((d) => d.delta)
+        .join("");
+      expect(before + rest).toBe(text);
+      const done = await late.request("get_messages", {}, session.id);
+      expect(done.streaming).toBeUndefined();
+    },
+  );
 });

@@ -322,6 +322,9 @@ export class RpcConnection implements Resumable {
   }
 
   private sendResult(id: RequestId, result: unknown): void {
+    // A response never overtakes a delta held in a window: an answer that stands at a seq
+    // (get_messages, session.attach) then means every event up to it has already been sent.
+    for (const w of this.windows.values()) w.coalescer.flush();
     this.send(JSON.stringify({ v: PROTOCOL_VERSION, kind: "response", id, ok: true, result }));
   }
 
