@@ -7,21 +7,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PiClient, type TypedEvent } from "../src/client/client.js";
 import type { SignedInvite } from "../src/protocol/invite.js";
 import { startHarness, type Harness } from "./helpers/harness.js";
-import { startPushEndpoint, type FakeSubscriber, type PushEndpoint } from "./helpers/push-endpoint.js";
+import {
+  startPushEndpoint,
+  type FakeSubscriber,
+  type PermissionPush,
+  type PushEndpoint,
+} from "./helpers/push-endpoint.js";
 
 const BIN = fileURLToPath(new URL("../bin/pi-server.js", import.meta.url));
 const exec = promisify(execFile);
-
-interface PermissionPush {
-  kind: string;
-  requestId: string;
-  sessionId: string;
-  title?: string;
-  body?: string;
-  tool?: string;
-  actionToken: string;
-  actions: { action: string; title: string }[];
-}
 
 let h: Harness;
 let ep: PushEndpoint;

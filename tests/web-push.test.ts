@@ -21,6 +21,7 @@ import { startHarness, type Harness } from "./helpers/harness.js";
 import {
   startPushEndpoint,
   type FakeSubscriber,
+  type PermissionPush,
   type PushEndpoint,
   type ReceivedPush,
 } from "./helpers/push-endpoint.js";
@@ -34,15 +35,6 @@ interface Shown {
   tag: string;
   actions: { action: string; title: string }[];
   data: { kind?: string; sessionId?: string; requestId?: string; token?: string; status?: number };
-}
-
-interface PermissionPush {
-  kind: string;
-  requestId: string;
-  sessionId: string;
-  title?: string;
-  body?: string;
-  actionToken: string;
 }
 
 let h: Harness;

@@ -12,6 +12,18 @@ import type { AddressInfo } from "node:net";
 import selfsigned from "selfsigned";
 
 /** A notification as the push service received it, decrypted, with its VAPID claims checked. */
+/** The decrypted payload of a permission notification (src/push/push-service.ts). */
+export interface PermissionPush {
+  kind: string;
+  requestId: string;
+  sessionId: string;
+  title?: string;
+  body?: string;
+  tool?: string;
+  actionToken: string;
+  actions: { action: string; title: string }[];
+}
+
 export interface ReceivedPush {
   path: string;
   headers: Record<string, string | string[] | undefined>;

@@ -241,24 +241,20 @@ function Preferences() {
           Only approvals between these times
         </label>
         <div class="row">
-          <label for="quiet-from">From</label>
-          <input
+          <TimeField
             id="quiet-from"
-            type="time"
+            label="From"
             value={from}
-            onChange={(e) => {
-              const v = e.currentTarget.value;
+            onPick={(v) => {
               setFrom(v);
               if (prefs.quietHours && v) void quiet(v, to);
             }}
           />
-          <label for="quiet-to">to</label>
-          <input
+          <TimeField
             id="quiet-to"
-            type="time"
+            label="to"
             value={to}
-            onChange={(e) => {
-              const v = e.currentTarget.value;
+            onPick={(v) => {
               setTo(v);
               if (prefs.quietHours && v) void quiet(from, v);
             }}
@@ -266,6 +262,21 @@ function Preferences() {
         </div>
       </fieldset>
       <ErrorText error={error} />
+    </>
+  );
+}
+
+/** A labelled time input; `onPick` gets each value chosen ("" when cleared). */
+function TimeField(props: { id: string; label: string; value: string; onPick: (v: string) => void }) {
+  return (
+    <>
+      <label for={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="time"
+        value={props.value}
+        onChange={(e) => props.onPick(e.currentTarget.value)}
+      />
     </>
   );
 }
