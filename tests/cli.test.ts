@@ -324,3 +324,38 @@ describe("a mistyped command", () => {
     expect(far.stderr).not.toContain("too many arguments");
   });
 });
+
+describe("CLI errors", () => {
+  it("are prefixed pi-server: and say what to do, an unknown option included", async () => {
+    // The default command is serve, but an unknown flag is the program's error, not serve's help.
+    const bogus = await cli(["--bogus"]);
+    expect(bogus.code).toBe(1);
+    expect(bogus.stderr).toBe(
+      "pi-server: unknown option '--bogus' (pi-server --help lists the commands and options)\n",
+    );
+    expect((await cli(["--dmeo"])).stderr).toContain("did you mean '--demo'?");
+    expect((await cli(["serve", "--bogus"])).stderr).toContain("pi-server serve --help lists its options");
+    const top = await cli(["--help"]);
+    expect(top.stdout).toMatch(/^ {2}serve \[options\] {2,}start the server/m);
+    expect((await cli(["serve", "--help"])).stdout).toMatch(/^Usage: pi-server serve \[options\]$/m);
+    const dataDir = tmp("cli-errors");
+    await cli(["init", "--yes", "--data-dir", dataDir]);
+    for (const args of [
+      ["repos", "remove", "nope"],
+      ["rules", "remove", "nope"],
+      ["repos", "add"],
+      ["status", "--bogus"],
+    ]) {
+      const r = await cli([...args, "--data-dir", dataDir]);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr, args.join(" ")).toMatch(/^pi-server: /);
+      expect(r.stderr).not.toMatch(/^error:/m);
+    }
+    expect((await cli(["repos", "remove", "nope", "--data-dir", dataDir])).stderr).toBe(
+      "pi-server: no repository with id nope (`pi-server repos list` shows them)\n",
+    );
+    expect((await cli(["rules", "remove", "nope", "--data-dir", dataDir])).stderr).toContain(
+      "`pi-server rules list` shows the ids",
+    );
+  });
+});

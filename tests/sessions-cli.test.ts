@@ -56,6 +56,26 @@ describe("pi-server sessions", () => {
     const bad = await cli(["sessions", "list", "--token", "wrong-token-0123456789"]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
+    // Said in words, with where a good token comes from; no close code.
+    expect(bad.stderr).toMatch(/^pi-server: the server at \S+ refused the token/);
+    expect(bad.stderr).toContain("`pi-server token rotate`");
+    expect(bad.stderr).not.toContain("4401");
+  });
+
+  it("models lists what a session can use; chat --model with an unknown one points to it", async () => {
+    const client = await h.connect();
+    const { models } = await client.request("get_available_models", {});
+    const { defaultModel } = await client.request("get_default_model", {});
+    const listed = await cli(["models"]);
+    expect(listed.code).toBe(0);
+    for (const m of models) expect(listed.stdout).toContain(`${m.provider}/${m.id}`);
+    if (defaultModel) expect(listed.stdout).toContain(`* ${defaultModel.provider}/${defaultModel.id}`);
+    const json = JSON.parse((await cli(["models", "--json"])).stdout) as { models: unknown[] };
+    expect(json.models).toHaveLength(models.length);
+    const chat = await cli(["chat", "--model", "nosuch/model"]);
+    expect(chat.code).toBe(1);
+    expect(chat.stderr).toContain("unknown model nosuch/model; `pi-server models` lists the usable ones");
+    expect(chat.stderr).not.toContain("get_available_models");
   });
 
   it("list, show and delete a real session; prune --dry-run lists without deleting and keeps unmerged work", async () => {
@@ -107,12 +127,19 @@ describe("pi-server sessions", () => {
 
     const kept = await cli(["sessions", "delete", gone.id, "--keep-branch"]);
     expect(kept).toMatchObject({ code: 0 });
-    expect(kept.stdout).toContain(`deleted ${gone.id}; branch ${gone.branch} kept`);
+    expect(kept.stdout).toContain(`deleted ${gone.id}; its branch ${gone.branch} is kept in your repository`);
     expect(existsSync(gone.worktree)).toBe(false);
     expect(await hasBranch(h.repo, gone.branch!)).toBe(true);
+    expect(kept.stdout).toContain("`pi-server sessions list` shows the others");
     const again = await cli(["sessions", "delete", gone.id]);
     expect(again.code).not.toBe(0);
     expect(again.stderr).not.toMatch(/\n\s+at /);
+    expect(again.stderr).toBe(
+      `pi-server: no session ${gone.id} (\`pi-server sessions list\` shows the ids)\n`,
+    );
+    const noId = await cli(["sessions", "delete"]);
+    expect(noId.stderr).toMatch(/^pi-server: missing required argument 'id'/);
+    expect(noId.stderr).toContain("`pi-server sessions list` shows them");
 
     const dry = await cli(["sessions", "prune", "--older-than", "0s", "--dry-run", "--json"]);
     const plan = JSON.parse(dry.stdout) as { deleted: string[]; kept: { id: string; reason: string }[] };

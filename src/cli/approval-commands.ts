@@ -26,7 +26,9 @@ function answer(paths: DataPaths, id: string, decision: string, message?: string
     const store = new PermissionRequestsStore(db);
     const r = store.get(id);
     if (!r || r.status !== "pending")
-      throw new CliError(`no pending permission request ${id}; it was answered, expired or cancelled`);
+      throw new CliError(
+        `no pending permission request ${id}; it was answered, expired or cancelled (\`pi-server approvals list\` shows the waiting ones)`,
+      );
     if (!r.options.includes(decision))
       throw new CliError(`${decision} is not an option of ${id} (options: ${r.options.join(", ")})`);
     if (!store.resolve(id, decision, "cli", Date.now(), message))

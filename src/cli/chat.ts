@@ -16,7 +16,13 @@ import {
 } from "./chat-approval.js";
 import { makeStyle, Renderer, safeText, wantsColour, type Style } from "./chat-render.js";
 import { CliError, cliPaths, DATA_DIR_OPTION } from "./context.js";
-import { connectOwner, connectTarget, ownerTarget, type OwnerConnection } from "./owner-client.js";
+import {
+  connectFailure,
+  connectOwner,
+  connectTarget,
+  ownerTarget,
+  type OwnerConnection,
+} from "./owner-client.js";
 
 export interface ChatOptions extends OwnerConnection {
   dataDir?: string;
@@ -56,7 +62,14 @@ function splitModel(ref: string): { provider: string; modelId: string } {
 }
 
 function errText(err: unknown): string {
-  if (err instanceof RpcError) return err.details ? `${err.message} (${err.details})` : err.message;
+  if (err instanceof RpcError) {
+    // The server points protocol clients at get_available_models; a terminal has a command for it.
+    const message =
+      err.code === "not_found" && err.message.startsWith("unknown model ")
+        ? `${err.message.split(";")[0]}; \`pi-server models\` lists the usable ones (in a chat: /model)`
+        : err.message;
+    return err.details ? `${message} (${err.details})` : message;
+  }
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -319,12 +332,15 @@ class Chat {
       await sleep(delay);
       delay = Math.min(delay * 2, MAX_BACKOFF_MS);
       let client: PiClient;
+      let url = this.opts.url ?? "";
       try {
-        client = await connectTarget(ownerTarget(this.paths, this.opts), CLIENT_NAME);
+        const target = ownerTarget(this.paths, this.opts);
+        url = target.url;
+        client = await connectTarget(target, CLIENT_NAME);
       } catch (err) {
         const msg = errText(err);
         if (/\b(401|403)\b|unauthorized|invalid token/i.test(msg)) {
-          this.notice(`the server refused the token: ${msg}`);
+          this.notice(connectFailure(url, msg));
           return this.finish(1);
         }
         if (Date.now() - started > GIVE_UP_MS) {

@@ -19,6 +19,7 @@ import { registerInitCommand } from "./init-command.js";
 import { registerPolicyCommands } from "./policy-commands.js";
 import { registerUsageCommand } from "./usage-command.js";
 import { registerChatCommand } from "./chat.js";
+import { registerModelsCommand } from "./models-command.js";
 import { escapeControl } from "./terminal.js";
 import { CliError, cliPaths } from "./context.js";
 import { invokedAs } from "./init-plan.js";
@@ -67,6 +68,16 @@ function unknownCommand(word: string, program: Command): string {
   const hint =
     best && best.d <= Math.max(2, Math.floor(word.length / 3)) ? ` — did you mean '${best.n}'?` : "";
   return `unknown command '${escapeControl(word)}'${hint} (pi-server --help lists them)`;
+}
+
+/** An unknown flag given to serve, named for the way it was typed: `pi-server --x` or `pi-server serve --x`. */
+function unknownOption(flag: string, program: Command, serveCmd: Command): string {
+  const name = flag.split("=")[0] ?? flag;
+  const longs = [...program.options, ...serveCmd.options].flatMap((o) => (o.long ? [o.long] : []));
+  const best = longs.map((n) => ({ n, d: distance(name, n) })).sort((x, y) => x.d - y.d)[0];
+  const hint = best && name.startsWith("--") && best.d <= 2 ? ` — did you mean '${best.n}'?` : "";
+  const explicit = program.args[0] === "serve";
+  return `unknown option '${escapeControl(name)}'${hint} (${explicit ? "pi-server serve --help lists its options" : "pi-server --help lists the commands and options"})`;
 }
 
 async function serve(opts: {
@@ -145,6 +156,8 @@ export function buildProgram(): Command {
     .version(SERVER_VERSION)
     .option("--data-dir <path>", "data directory for any command (env PI_SERVER_DATA_DIR)")
     .showHelpAfterError()
+    // Commander's own errors ("error: missing required argument …") read like every other one.
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, "pi-server: ")) })
     // `pi-server --data-dir X <command>` works like `pi-server <command> --data-dir X`.
     .hook("preAction", (root) => {
       const dataDir = (root.opts() as { dataDir?: string }).dataDir;
@@ -159,9 +172,14 @@ export function buildProgram(): Command {
     .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
     .option("--log-level <level>", "pino log level (env PI_SERVER_LOG_LEVEL, default info)")
     .option("--demo", "offline demo: a scripted model (demo/pi-demo) and a demo repo; no API key needed")
-    // serve is the default command, so a mistyped command arrives here as an argument.
-    .argument("[command]")
-    .action(async (word: string | undefined, opts: Parameters<typeof serve>[0]) => {
+    // serve is the default command, so `pi-server stauts` and `pi-server --bogus` arrive here; left
+    // to commander they would print serve's help (or usage `serve [options] [command]`).
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (opts: Parameters<typeof serve>[0], cmd: Command) => {
+      const flag = cmd.args.find((a) => a.startsWith("-"));
+      if (flag !== undefined) throw new CliError(unknownOption(flag, program, cmd));
+      const word = cmd.args[0];
       if (word !== undefined) throw new CliError(unknownCommand(word, program));
       await serve(opts);
     });
@@ -217,12 +235,9 @@ export function buildProgram(): Command {
     .description("unregister a repository (its worktrees and branches stay)")
     .option("--data-dir <path>", "data directory (env PI_SERVER_DATA_DIR)")
     .action((id: string, o: { dataDir?: string }) => {
-      if (!removeRepo(reposFile(o.dataDir), id)) {
-        process.stderr.write(`no repository with id ${id}\n`);
-        process.exitCode = 1;
-        return;
-      }
-      process.stdout.write(`removed ${id}\n`);
+      if (!removeRepo(reposFile(o.dataDir), id))
+        throw new CliError(`no repository with id ${id} (\`pi-server repos list\` shows them)`);
+      process.stdout.write(`removed ${escapeControl(id)}\n`);
     });
   registerAdminCommands(program);
   registerConfigCommands(program);
@@ -234,6 +249,7 @@ export function buildProgram(): Command {
   registerPushCommands(program);
   registerSessionCommands(program);
   registerUsageCommand(program);
+  registerModelsCommand(program);
   registerChatCommand(program);
   return program;
 }

@@ -1,4 +1,5 @@
 import { PiClient } from "../client/client.js";
+import { CloseCode } from "../protocol/errors.js";
 import type { DataPaths } from "../store/paths.js";
 import { processAlive, readRuntime, type RuntimeInfo } from "../store/runtime.js";
 import { CliError } from "./context.js";
@@ -68,6 +69,19 @@ export async function connectOwner(
     const msg = err instanceof Error ? err.message : String(err);
     if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(msg))
       throw new CliError(`no server answers at ${target.url}; start it with \`pi-server serve\``);
-    throw new CliError(`could not connect to ${target.url}: ${msg}`);
+    throw new CliError(connectFailure(target.url, msg));
   }
+}
+
+/** Why a connection was closed, in words, with what to do about it. */
+export function connectFailure(url: string, msg: string): string {
+  if (msg.includes(`(${CloseCode.unauthorized} `))
+    return (
+      `the server at ${url} refused the token (mistyped, revoked, or replaced by \`pi-server token rotate\`). ` +
+      "Pass the owner token the server printed when it first started with --token or PI_SERVER_TOKEN, " +
+      "or make a new one with `pi-server token rotate` (paired devices keep working)"
+    );
+  if (msg.includes(`(${CloseCode.tooManyAttempts} `))
+    return `the server at ${url} refuses this address for a while after too many failed attempts; wait a minute and try again with the right token`;
+  return `could not connect to ${url}: ${msg}`;
 }

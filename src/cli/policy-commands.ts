@@ -5,6 +5,7 @@ import { AuditLog, type AuditRecord } from "../store/audit.js";
 import type { RuleDecision, RuleScope } from "../store/rules.js";
 import { RulesStore } from "../store/rules.js";
 import { SessionsIndex } from "../store/sessions-index.js";
+import { ProtocolError } from "../protocol/errors.js";
 import { escapeControl } from "./terminal.js";
 import { CliError, cliPaths, DATA_DIR_OPTION, parseDuration, print, withDb } from "./context.js";
 
@@ -118,7 +119,14 @@ export function registerPolicyCommands(program: Command): void {
     .option(...DATA_DIR_OPTION)
     .action((id: string, o: { dataDir?: string }) => {
       const removed = withDb(cliPaths(o.dataDir), (db) => {
-        const rule = removeRule({ rules: new RulesStore(db), sessions: new SessionsIndex(db) }, id);
+        let rule: RuleView;
+        try {
+          rule = removeRule({ rules: new RulesStore(db), sessions: new SessionsIndex(db) }, id);
+        } catch (err) {
+          if (err instanceof ProtocolError && err.code === "not_found")
+            throw new CliError(`${err.message} (\`pi-server rules list\` shows the ids)`);
+          throw err;
+        }
         new AuditLog(db).ruleChanged(rule, "removed", "cli");
         return rule;
       });

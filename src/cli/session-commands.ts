@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import type { PiClient } from "../client/client.js";
+import { RpcError, type PiClient } from "../client/client.js";
 import type { SessionInfo } from "../protocol/types.js";
 import { git } from "../repos/git.js";
 import { readReposFile } from "../repos/repos.js";
@@ -9,12 +9,15 @@ import { escapeControl } from "./terminal.js";
 import { connectOwner, type OwnerConnection } from "./owner-client.js";
 import { ago, CliError, cliPaths, DATA_DIR_OPTION, parseDuration, print } from "./context.js";
 
-interface ConnOptions extends OwnerConnection {
+export interface ConnOptions extends OwnerConnection {
   dataDir?: string;
   json?: boolean;
 }
 
-async function withServer<T>(o: ConnOptions, fn: (c: PiClient, paths: DataPaths) => Promise<T>): Promise<T> {
+export async function withServer<T>(
+  o: ConnOptions,
+  fn: (c: PiClient, paths: DataPaths) => Promise<T>,
+): Promise<T> {
   const paths = cliPaths(o.dataDir);
   const client = await connectOwner(paths, o);
   try {
@@ -93,7 +96,13 @@ async function keepReason(s: SessionInfo, repoPaths: Map<string, string>): Promi
     : undefined;
 }
 
-function connOpts(cmd: Command): Command {
+const ID_HELP = "the session's id (`pi-server sessions list` shows them)";
+
+function noSession(id: string): string {
+  return `no session ${escapeControl(id)} (\`pi-server sessions list\` shows the ids)`;
+}
+
+export function connOpts(cmd: Command): Command {
   return cmd
     .option("--json", "print JSON")
     .option("--url <url>", "server URL (default: the server running on the data dir)")
@@ -114,12 +123,12 @@ export function registerSessionCommands(program: Command): void {
       }),
   );
 
-  connOpts(sessions.command("show <id>").description("one session in full")).action(
+  connOpts(sessions.command("show").argument("<id>", ID_HELP).description("one session in full")).action(
     (id: string, o: ConnOptions) =>
       withServer(o, async (c) => {
         const { sessions: all } = await c.request("session.list", {});
         const s = all.find((x) => x.id === id);
-        if (!s) throw new CliError(`no session ${id} (see \`pi-server sessions list\`)`);
+        if (!s) throw new CliError(noSession(id));
         if (o.json) return print(JSON.stringify({ session: s }, null, 2));
         for (const [k, v] of Object.entries(s))
           if (k !== "sessionId") print(`${k.padEnd(15)} ${escapeControl(String(v))}`);
@@ -128,18 +137,31 @@ export function registerSessionCommands(program: Command): void {
 
   connOpts(
     sessions
-      .command("delete <id>")
+      .command("delete")
+      .argument("<id>", ID_HELP)
       .description(
-        "stop the session and remove its session repo and branch (changes are committed to it first)",
+        "stop the session and remove its session repo and its branch pi/<id> (--keep-branch keeps the branch, with uncommitted changes committed to it)",
       )
       .option("--keep-branch", "keep pi/<id> in the user's repo"),
   ).action((id: string, o: ConnOptions & { keepBranch?: boolean }) =>
     withServer(o, async (c) => {
-      const r = await c.request("session.delete", { sessionId: id, deleteBranch: o.keepBranch !== true });
+      const r = await c
+        .request("session.delete", { sessionId: id, deleteBranch: o.keepBranch !== true })
+        .catch((err: unknown) => {
+          if (err instanceof RpcError && err.code === "not_found") throw new CliError(noSession(id));
+          throw err;
+        });
       if (o.json) return print(JSON.stringify(r, null, 2));
-      print(`deleted ${id}${r.branchKept ? `; branch ${r.branchKept} kept` : ""}`);
-      if (r.committed)
-        print(`uncommitted changes saved as ${r.committed.commit.slice(0, 12)} on ${r.committed.branch}`);
+      const safe = escapeControl;
+      if (r.branchKept) {
+        print(`deleted ${safe(id)}; its branch ${safe(r.branchKept)} is kept in your repository`);
+        if (r.committed)
+          print(
+            `  uncommitted changes were saved as ${r.committed.commit.slice(0, 12)} on ${safe(r.committed.branch)}`,
+          );
+        print(`  merge it, or remove it when done: git branch -D ${safe(r.branchKept)}`);
+      } else print(`deleted ${safe(id)}`);
+      print("`pi-server sessions list` shows the others");
     }),
   );
 
