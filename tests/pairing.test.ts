@@ -80,6 +80,57 @@ describe("invites", () => {
   });
 });
 
+describe("the pairing QR code", () => {
+  /** `pi-server pair` as printed to a pipe (no tty: $COLUMNS, else 80, is the width). */
+  async function pairText(hosts: string[], columns = ""): Promise<string> {
+    const args = [BIN, "pair", ...hosts.flatMap((x) => ["--host", x]), "--data-dir", h.dataDir];
+    const { stdout } = await exec(process.execPath, args, { env: { ...process.env, COLUMNS: columns } });
+    return stdout;
+  }
+  const ansi = new RegExp(String.raw`\x1b\[[0-9;]*m`, "g");
+  const qrLines = (out: string): string[] => out.split("\n").filter((l) => /[▀▄█]/.test(l));
+  const width = (lines: string[]): number =>
+    Math.max(...lines.map((l) => Array.from(l.replace(ansi, "")).length));
+
+  it("fits an 80-column terminal for a real one-address invite, and is the code of the app link", async () => {
+    const out = await pairText(["192.168.1.20"]);
+    const lines = qrLines(out);
+    expect(lines.length).toBeGreaterThan(20);
+    // Measured for this invite: 91 columns at qrcode's default level M, 79 at L.
+    expect(width(lines)).toBeLessThanOrEqual(80);
+    const link = /^ {2}app: (\S+)$/m.exec(out)?.[1];
+    expect(link).toMatch(/^pi-server:\/\/pair\?invite=/);
+    const { default: QRCode } = await import("qrcode");
+    const expected = await QRCode.toString(link!, {
+      type: "terminal",
+      small: true,
+      errorCorrectionLevel: "L",
+    });
+    expect(lines).toEqual(qrLines(expected));
+    // Modules plus a one-module quiet zone on each side.
+    expect(width(lines)).toBe(QRCode.create(link!, { errorCorrectionLevel: "L" }).modules.size + 2);
+  });
+
+  it("is not drawn where it would wrap; the output gives its width and what to do", async () => {
+    // Two names make the invite a QR version larger: 83 columns.
+    const hosts = ["192.168.178.23", "workstation.local"];
+    const narrow = await pairText(hosts);
+    expect(qrLines(narrow)).toEqual([]);
+    const said = /^The QR code is (\d+) columns wide and this terminal has 80, so it is not drawn/m.exec(
+      narrow,
+    );
+    expect(said, narrow).not.toBeNull();
+    expect(Number(said![1])).toBeGreaterThan(80);
+    expect(narrow).toContain(
+      `widen the terminal to ${said![1]} columns and run pair again, or open the web app link`,
+    );
+    expect(narrow).toMatch(/^ {2}web app: http:\/\/192\.168\.178\.23:\d+\/app\/#pair=/m);
+    // A terminal that wide gets the code, as wide as the note said.
+    const wide = await pairText(hosts, said![1]);
+    expect(width(qrLines(wide))).toBe(Number(said![1]));
+  });
+});
+
 describe("pairing a phone", () => {
   it("turns a CLI invite into a device token once; the device verifies the server in hello", async () => {
     const signed = await pairCli("--name", "my phone");

@@ -18,6 +18,7 @@ import { pairPiMobile } from "./pair-pi-mobile.js";
 import { invokedAs } from "./init-plan.js";
 import { readiness } from "./next-steps.js";
 import { connectableUrl } from "./owner-client.js";
+import { terminalColumns, terminalQr } from "./pair-qr.js";
 import {
   ago,
   CliError,
@@ -135,10 +136,20 @@ export function registerAdminCommands(program: Command): void {
         print(JSON.stringify({ ...signed, encoded: encodeInvite(signed), links }, null, 2));
         return;
       }
-      // Only `pair` draws a QR code: the module stays out of every other command's start.
-      const { default: QRCode } = await import("qrcode");
-      print(await QRCode.toString(links.app, { type: "terminal", small: true }));
-      print("Scan this with the pi-server app. Links carrying the same invite:");
+      const width = terminalColumns();
+      const qr = await terminalQr(links.app, width);
+      if (qr.text !== undefined) {
+        print(qr.text);
+        print("Scan this with the pi-server app. Links carrying the same invite:");
+      } else {
+        print(
+          `The QR code is ${qr.columns} columns wide and this terminal has ${width}, so it is not drawn (a wrapped code cannot be scanned):`,
+        );
+        print(
+          `widen the terminal to ${qr.columns} columns and run pair again, or open the web app link below on the phone.`,
+        );
+        print("Links carrying the invite:");
+      }
       print(`  app: ${links.app}`);
       print(`  web app: ${links.web}`);
       print(
