@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TITLE_SYSTEM_PROMPT, cleanTitle, fallbackTitle } from "../src/sessions/titles.js";
+import { MAX_TITLE_CHARS, TITLE_SYSTEM_PROMPT, cleanTitle, fallbackTitle } from "../src/sessions/titles.js";
 import { startHarness, runTurn, type Harness } from "./helpers/harness.js";
 
 let h: Harness;
@@ -63,13 +63,14 @@ describe("session titles", () => {
     const { session } = await client.request("session.create", { mode: "chat" });
     const titled = client.waitForEvent(session.id, "session_info_changed");
     const calls = h.llm.titleRequests.length;
-    await runTurn(h, client, session.id, "  what is\nthe capital   of France and why is it there? ", {
-      kind: "text",
-      text: "Paris.",
-    });
-    expect((await titled).payload.name).toBe("what is the capital of France…");
+    const prompt =
+      "  what is\nthe capital   of France, and why did the kings of old choose to build it there? ";
+    await runTurn(h, client, session.id, prompt, { kind: "text", text: "Paris." });
+    // As many words as fit in 60 characters, cut at a word boundary.
+    const expected = "what is the capital of France, and why did the kings of old…";
+    expect((await titled).payload.name).toBe(expected);
     expect(h.llm.titleRequests.length).toBe(calls + 1);
-    expect((await nameOf(session.id))?.name).toBe("what is the capital of France…");
+    expect((await nameOf(session.id))?.name).toBe(expected);
   });
 
   it("never replaces a name the user gave", async () => {
@@ -88,11 +89,28 @@ describe("title text", () => {
     expect(cleanTitle("Title: **Parser refactor**.\nextra")).toBe("Parser refactor");
     expect(cleanTitle("\n\n  ")).toBeUndefined();
     expect(cleanTitle("a\u202eb\u0007c")).toBe("a b c");
-    expect(Array.from(cleanTitle("x".repeat(500)) ?? "").length).toBe(80);
+    expect(Array.from(cleanTitle("x".repeat(500)) ?? "").length).toBe(MAX_TITLE_CHARS);
+    expect(cleanTitle(`${"Refactor the session store so that ".repeat(3)}x`)).toBe(
+      "Refactor the session store so that Refactor the session…",
+    );
   });
-  it("falls back to at most six words of the prompt", () => {
+  it("falls back to the prompt's first words, as many as fit in 60 characters", () => {
+    expect(MAX_TITLE_CHARS).toBe(60);
     expect(fallbackTitle("one two three")).toBe("one two three");
-    expect(fallbackTitle("1 2 3 4 5 6 7 8")).toBe("1 2 3 4 5 6…");
+    expect(fallbackTitle("1 2 3 4 5 6 7 8")).toBe("1 2 3 4 5 6 7 8");
+    const long = "Please look at the readme and tell me what this repository does and how to run it";
+    expect(fallbackTitle(long)).toBe("Please look at the readme and tell me what this repository…");
+    for (const n of [55, 60, 61, 75, 200]) {
+      const words = Array.from({ length: n }, (_, i) => "abcdefghij".slice(0, 1 + (i % 9))).join(" ");
+      const title = fallbackTitle(words);
+      expect(Array.from(title).length).toBeLessThanOrEqual(60);
+      // Whole words only: what is kept is a prefix of the prompt that ends at a word's end.
+      const kept = title.replace(/…$/, "");
+      expect(words.startsWith(kept)).toBe(true);
+      expect(words.length === kept.length || words[kept.length] === " ").toBe(true);
+    }
+    // One word longer than a title is cut inside it.
+    expect(fallbackTitle("x".repeat(80))).toBe(`${"x".repeat(59)}…`);
     expect(fallbackTitle("   ")).toBe("New session");
   });
 });

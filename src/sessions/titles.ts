@@ -12,8 +12,10 @@ export const TITLE_SYSTEM_PROMPT =
 const DEFAULT_TIMEOUT_MS = 15_000;
 /** Characters of the first prompt sent to the model: enough to know what it is about. */
 const PROMPT_CHARS = 2000;
-const MAX_TITLE_CHARS = 80;
-const FALLBACK_WORDS = 6;
+/** Long enough for a sentence-like title ("Fix the flaky login test on CI"), short enough for a list row. */
+export const MAX_TITLE_CHARS = 60;
+/** A cut at a word boundary may drop at most this share of the allowed length; a longer word is cut. */
+const MIN_KEPT = 0.6;
 
 /** Control characters, the BOM and bidi overrides: a title is one plain line. */
 // eslint-disable-next-line no-control-regex
@@ -23,22 +25,21 @@ function oneLine(text: string): string {
   return text.replace(UNPRINTABLE, " ").replace(/\s+/g, " ").trim();
 }
 
+/** At most MAX_TITLE_CHARS characters: cut at the last word boundary that fits, with an ellipsis. */
 function cap(text: string): string {
   const chars = Array.from(text);
-  return chars.length > MAX_TITLE_CHARS
-    ? `${chars
-        .slice(0, MAX_TITLE_CHARS - 1)
-        .join("")
-        .trimEnd()}…`
-    : text;
+  if (chars.length <= MAX_TITLE_CHARS) return text;
+  const room = chars.slice(0, MAX_TITLE_CHARS); // the ellipsis takes the place of the last one
+  const space = room.lastIndexOf(" ");
+  const head =
+    space >= MAX_TITLE_CHARS * MIN_KEPT ? room.slice(0, space) : room.slice(0, MAX_TITLE_CHARS - 1);
+  return `${head.join("").replace(/[\s.,;:!?…-]+$/u, "")}…`;
 }
 
-/** The first words of the prompt: the title when the model cannot give one. */
+/** The prompt's first words, as many as fit: the title when the model cannot give one. */
 export function fallbackTitle(prompt: string): string {
-  const words = oneLine(prompt).split(" ").filter(Boolean);
-  if (words.length === 0) return "New session";
-  const head = words.slice(0, FALLBACK_WORDS).join(" ");
-  return cap(words.length > FALLBACK_WORDS ? `${head}…` : head);
+  const text = oneLine(prompt);
+  return text === "" ? "New session" : cap(text);
 }
 
 /** The model's answer as a title: its first line, without quotes, markdown or a final period. */
