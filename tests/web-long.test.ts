@@ -30,6 +30,39 @@ async function onScreen(loc: Locator): Promise<void> {
     .toBe(true);
 }
 
+/**
+ * Moves the log `dy` px per animation frame for `frames` frames, faster than the log mounts new
+ * messages (VirtualLog.tsx: two per frame); then returns the first mounted message at or below the
+ * viewport's top, where it is, and how many placeholders wait.
+ */
+const FLING = (dy: number, frames: number): string => `(async () => {
+  const el = document.querySelector(".messages");
+  for (let i = 0; i < ${frames}; i++) {
+    el.scrollTop += ${dy};
+    await new Promise((r) => requestAnimationFrame(r));
+  }
+  const top = el.getBoundingClientRect().top;
+  const anchor = [...el.querySelectorAll("[data-item]:not([data-placeholder])")].find(
+    (n) => n.getBoundingClientRect().top >= top,
+  );
+  return {
+    key: anchor.dataset.item,
+    y: anchor.getBoundingClientRect().top - top,
+    placeholders: el.querySelectorAll("[data-placeholder]").length,
+  };
+})()`;
+
+/** Where the message `key` is now, from the log's top; null when it left the DOM. */
+const AT = (key: string): string => `(() => {
+  const el = document.querySelector(".messages");
+  const node = el.querySelector('[data-item="${key}"]');
+  return node ? node.getBoundingClientRect().top - el.getBoundingClientRect().top : null;
+})()`;
+
+async function placeholders(): Promise<number> {
+  return page.locator(".messages [data-placeholder]").count();
+}
+
 async function rendered(): Promise<number> {
   return page.locator(".messages [data-item]").count();
 }
@@ -87,6 +120,32 @@ describe.skipIf(!ready)("web app, a 2,000-message session", () => {
     await onScreen(page.locator(".msg.assistant", { hasText: "Step 498:" }));
     await page.getByRole("button", { name: "Latest" }).waitFor({ state: "detached" });
     expect(await rendered()).toBeLessThanOrEqual(MAX_RENDERED);
+  });
+
+  it("a fast fling fills in the messages it passed as placeholders, keeping the reader's place", async () => {
+    const log = page.getByRole("log", { name: "Conversation" });
+    await log.focus();
+    await page.keyboard.press("Home");
+    await onScreen(page.getByText("Round 0: run the tests", { exact: true }));
+    // Down, then up (where each message filled in above the viewport would push the rest down).
+    for (const [dy, frames] of [
+      [600, 40],
+      [-600, 20],
+    ] as const) {
+      const stop = (await page.evaluate(FLING(dy, frames))) as {
+        key: string;
+        y: number;
+        placeholders: number;
+      };
+      expect(stop.placeholders).toBeGreaterThan(0);
+      await expect.poll(placeholders).toBe(0);
+      expect(await page.evaluate(AT(stop.key))).toBeCloseTo(stop.y, 0);
+      expect(await rendered()).toBeLessThanOrEqual(MAX_RENDERED);
+    }
+    // To the end: the last message is there, whole.
+    await page.evaluate(FLING(600, 600));
+    await expect.poll(placeholders).toBe(0);
+    await onScreen(page.locator(".msg.assistant", { hasText: "Step 498:" }));
   });
 
   it("follows a streamed answer at the bottom", async () => {

@@ -9,6 +9,13 @@
  * stays put (the browser's own scroll anchoring is off: it knows nothing of the spacers, and Safari
  * has none). At the bottom the log follows new content; scrolled up it stays, and a button jumps
  * back to the latest message.
+ *
+ * Scrolling renders once per animation frame, and mounts at most MOUNT_PER_FRAME items the log has
+ * not shown the frame before, nearest the viewport first (more only when more scroll into the
+ * viewport at once): the others, in the margin beyond the viewport, are placeholders of their known
+ * or estimated height, filled in on the next frames. A fast fling so costs a frame about two
+ * messages' worth of work (their markdown, layout and paint) however many it crosses; a new message,
+ * a resize or the first render mount everything at once.
  */
 import type { ComponentChildren, VNode } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
@@ -25,6 +32,8 @@ const PREPARE_AHEAD = 40;
 const IDLE_SLICE_MS = 8;
 /** At most this long per idle callback, so preparing never makes a long task of its own. */
 const IDLE_BUDGET_MS = 12;
+/** New items mounted per frame while scrolling: the rest wait as placeholders for the next frames. */
+const MOUNT_PER_FRAME = 2;
 
 type Idle = { timeRemaining(): number };
 /** requestIdleCallback where the browser has it (Safari has not): else a short slice after a timeout. */
@@ -82,6 +91,12 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
   const [atEnd, setAtEnd] = useState(true);
   const [, setMeasured] = useState(0);
   const preparing = useRef(false);
+  /** Keys rendered with their content by the last render (not as placeholders). */
+  const live = useRef(new Set<string>());
+  /** The next render comes from scrolling: it mounts at most MOUNT_PER_FRAME new items. */
+  const bounded = useRef(false);
+  /** A render is asked for on the next animation frame. */
+  const frameAsked = useRef(false);
 
   /** Estimates by item: a render during a fling sums every item's height, and most are estimates. */
   const estimates = useRef(new WeakMap<T, number>());
@@ -124,6 +139,34 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
   const shown = items.slice(start, end);
   for (const it of shown) assumed.current.set(it.key, heights.current.get(it.key) ?? guess(it));
 
+  // Which of the window's items get their content now: all, unless this render comes from
+  // scrolling away from the end; then those shown before, those in the viewport (never a blank
+  // where the reader looks), and of the others beyond it as many of the nearest as make
+  // MOUNT_PER_FRAME new ones.
+  const wasLive = live.current;
+  let mount: Set<string> | undefined;
+  if (bounded.current && !follow.current) {
+    const top = view.top - listTop;
+    const bottom = top + view.height;
+    const distance = (i: number): number => {
+      const from = i > 0 ? ends[i - 1]! : 0;
+      return from >= bottom ? from - bottom : ends[i]! <= top ? top - ends[i]! : 0;
+    };
+    const fresh: number[] = [];
+    for (let i = start; i < end; i++) if (!wasLive.has(items[i]!.key)) fresh.push(i);
+    if (fresh.length > MOUNT_PER_FRAME) {
+      fresh.sort((a, b) => distance(a) - distance(b));
+      let take = 0;
+      while (take < fresh.length && (take < MOUNT_PER_FRAME || distance(fresh[take]!) === 0)) take++;
+      mount = new Set(fresh.slice(0, take).map((i) => items[i]!.key));
+    }
+  }
+  bounded.current = false;
+  const nowLive = new Set<string>();
+  for (const it of shown) if (!mount || wasLive.has(it.key) || mount.has(it.key)) nowLive.add(it.key);
+  live.current = nowLive;
+  const waiting = nowLive.size < shown.length;
+
   function toEnd(): void {
     const el = scroller.current;
     if (el) el.scrollTop = el.scrollHeight;
@@ -145,7 +188,8 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
           continue;
         }
         const key = node.dataset.item;
-        if (!key || !node.isConnected) continue;
+        // A placeholder's height is only what was assumed: the item is measured once it is mounted.
+        if (!key || !node.isConnected || node.dataset.placeholder !== undefined) continue;
         const h = node.offsetHeight;
         const before = heights.current.get(key) ?? assumed.current.get(key) ?? h;
         heights.current.set(key, h);
@@ -208,6 +252,28 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
     whenIdle(step);
   });
 
+  /**
+   * Renders the window where the scroller is now, on the next animation frame: once per frame
+   * however many scroll events came, and in the same frame as the scroll event that asked (a scroll
+   * event's frame runs its animation frame callbacks after it), before layout.
+   */
+  function renderOnNextFrame(): void {
+    if (frameAsked.current) return;
+    frameAsked.current = true;
+    requestAnimationFrame(() => {
+      frameAsked.current = false;
+      const el = scroller.current;
+      if (!el) return;
+      bounded.current = true;
+      setView({ top: el.scrollTop, height: el.clientHeight });
+    });
+  }
+
+  // Placeholders left: the next frame mounts the next of them.
+  useLayoutEffect(() => {
+    if (waiting) renderOnNextFrame();
+  });
+
   function onScroll(): void {
     const el = scroller.current;
     if (!el) return;
@@ -217,8 +283,7 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
     // Most scroll events move within the rendered window: no render for those.
     const r = rendered.current;
     const [s, e] = r.windowAt(el.scrollTop, el.clientHeight);
-    if (s !== r.start || e !== r.end || el.clientHeight !== view.height)
-      setView({ top: el.scrollTop, height: el.clientHeight });
+    if (s !== r.start || e !== r.end || el.clientHeight !== view.height) renderOnNextFrame();
   }
 
   function jump(): void {
@@ -226,6 +291,24 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
     setAtEnd(true);
     toEnd();
     setMeasured((x) => x + 1);
+  }
+
+  /**
+   * Home and End move at once. The browser's own smooth scroll would cross a long session's whole
+   * height over a few frames, and a height measured on the way (the reader's place kept) ends it
+   * short of the first message.
+   */
+  function onKeyDown(e: KeyboardEvent): void {
+    const el = scroller.current;
+    if (!el || e.target !== el || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    if (e.key === "Home") {
+      e.preventDefault();
+      follow.current = false;
+      el.scrollTop = 0;
+    } else if (e.key === "End") {
+      e.preventDefault();
+      jump();
+    }
   }
 
   return (
@@ -238,15 +321,27 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
         aria-label={props.label}
         tabIndex={0}
         onScroll={onScroll}
+        onKeyDown={onKeyDown}
       >
         {props.before}
         <div class="vlist" ref={list}>
           {padTop > 0 ? <div class="vpad" aria-hidden="true" style={{ height: `${padTop}px` }} /> : null}
-          {shown.map((it) => (
-            <div key={it.key} class="vitem" data-item={it.key}>
-              {renderItem(it)}
-            </div>
-          ))}
+          {shown.map((it) =>
+            nowLive.has(it.key) ? (
+              <div key={it.key} class="vitem" data-item={it.key}>
+                {renderItem(it)}
+              </div>
+            ) : (
+              <div
+                key={it.key}
+                class="vitem vph"
+                data-item={it.key}
+                data-placeholder=""
+                aria-hidden="true"
+                style={{ height: `${assumed.current.get(it.key)!}px` }}
+              />
+            ),
+          )}
           {padBottom > 0 ? (
             <div class="vpad" aria-hidden="true" style={{ height: `${padBottom}px` }} />
           ) : null}
