@@ -25,6 +25,7 @@ import type { ServerInfo } from "../protocol/types.js";
 import { checker, formatIssues } from "../protocol/validate.js";
 import { type AdmissionOptions, ConnectionAdmission } from "./admission.js";
 import { perMessageDeflate } from "./compression.js";
+import { lazyCompilers } from "./lazy-compilers.js";
 import { type Authenticator, bearerToken } from "./auth.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
 import { AuthThrottle, type GuardOptions, hostAllowed, originAllowed } from "./guards.js";
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       disableRequestLogging: (req) => req.url === "/health" || (req.url ?? "").startsWith("/d/"),
     }),
     bodyLimit: 64 * 1024,
+    schemaController: { compilersFactory: lazyCompilers },
     // Shutdown must not wait on a client that keeps a socket open.
     forceCloseConnections: true,
     requestTimeout,
