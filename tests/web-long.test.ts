@@ -115,8 +115,16 @@ describe.skipIf(!ready)("web app, a 2,000-message session", () => {
     await onScreen(page.getByText("Start", { exact: true }));
     expect(await rendered()).toBeLessThanOrEqual(MAX_RENDERED);
     expect(await page.getByText("Step 498:").count()).toBe(0);
-    // Away from the end, a button brings the reader back to it.
-    await page.getByRole("button", { name: "Latest" }).click();
+    // Away from the end, a button brings the reader back to it: in a row of its own between the log
+    // and the composer, over no message.
+    const latest = page.getByRole("button", { name: "Latest" });
+    const log = (await page.getByRole("log", { name: "Conversation" }).boundingBox())!;
+    const button = (await latest.boundingBox())!;
+    const composer = (await page.getByLabel("Message").boundingBox())!;
+    expect(button.y).toBeGreaterThanOrEqual(log.y + log.height);
+    expect(button.y + button.height).toBeLessThanOrEqual(composer.y);
+    expect(button.x + button.width).toBeLessThanOrEqual(390);
+    await latest.click();
     await onScreen(page.locator(".msg.assistant", { hasText: "Step 498:" }));
     await page.getByRole("button", { name: "Latest" }).waitFor({ state: "detached" });
     expect(await rendered()).toBeLessThanOrEqual(MAX_RENDERED);

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
+import { AxeBuilder } from "@axe-core/playwright";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startHarness, type Harness } from "./helpers/harness.js";
 import {
@@ -26,6 +27,101 @@ async function shot(name: string): Promise<void> {
   if (!process.env.PI_SERVER_SCREENSHOTS) return;
   mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+/** A box as the page lays it out, in CSS pixels. */
+interface Box {
+  text: string;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  font: number;
+  bg: string;
+  border: string;
+}
+
+/**
+ * The approval card's answers at 320, 390 and 430 px: full-width rows of equal, single-line cells;
+ * "Allow once" filled and larger than the lasting answers, "Deny" in red; focus moves through them
+ * in reading order; axe finds nothing serious.
+ */
+async function checkOptionsLayout(card: Locator): Promise<void> {
+  const page = card.page();
+  try {
+    for (const width of [320, 390, 430]) {
+      await page.setViewportSize({ width, height: 844 });
+      const { rows, buttons } = (await card.evaluate(`(() => {
+        const box = (el) => {
+          const r = el.getBoundingClientRect();
+          const cs = getComputedStyle(el);
+          return { text: el.textContent.trim(), x: r.left, y: r.top, w: r.width, h: r.height,
+            font: parseFloat(cs.fontSize), bg: cs.backgroundColor, border: cs.borderTopColor };
+        };
+        const rows = [...document.querySelectorAll(".approval .option-row")].map(box);
+        const buttons = [...document.querySelectorAll(".approval .options button")].map(box);
+        return { rows, buttons };
+      })()`)) as { rows: Box[]; buttons: Box[] };
+      const at = `${width}px`;
+      expect(
+        buttons.map((b) => b.text),
+        at,
+      ).toEqual([
+        "Allow once",
+        "Deny",
+        "Allow for this turn",
+        "Allow for this session",
+        "Always allow",
+        "Always deny",
+      ]);
+      // One line each: every answer is as tall as the shortest.
+      const lowest = Math.min(...buttons.map((b) => b.h));
+      for (const b of buttons) expect(b.h, `${at} ${b.text}`).toBeLessThan(lowest + 1);
+      // Grid rows: the cells that share a line share its width equally and fill it edge to edge.
+      const lines = new Map<number, Box[]>();
+      for (const b of buttons) lines.set(Math.round(b.y), [...(lines.get(Math.round(b.y)) ?? []), b]);
+      for (const cells of lines.values()) {
+        const row = rows.find((r) => cells[0]!.y >= r.y - 1 && cells[0]!.y < r.y + r.h)!;
+        expect(Math.abs(cells[0]!.x - row.x), at).toBeLessThan(1);
+        const last = cells[cells.length - 1]!;
+        expect(Math.abs(last.x + last.w - (row.x + row.w)), at).toBeLessThan(1);
+        for (const c of cells) expect(Math.abs(c.w - cells[0]!.w), at).toBeLessThan(1);
+      }
+      // The one-off answers side by side on the first line.
+      expect(Math.round(buttons[0]!.y)).toBe(Math.round(buttons[1]!.y));
+      // Weight: Allow once is filled, the lasting answers are plain and smaller, Deny is red.
+      const [once, deny, ...lasting] = buttons;
+      for (const l of lasting) {
+        expect(l.bg, at).not.toBe(once!.bg);
+        expect(l.font, at).toBeLessThan(once!.font);
+      }
+      expect(once!.bg).not.toMatch(/rgba\(0, 0, 0, 0\)|rgb\(255, 255, 255\)/);
+      expect(deny!.border).toBe("rgb(164, 22, 26)");
+      expect(deny!.border).not.toBe(once!.border);
+    }
+    await page.setViewportSize({ width: 390, height: 844 });
+    // Focus order follows the layout: the reason, then the answers in reading order.
+    await card.getByLabel(/Reason, if you deny/).focus();
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press("Tab");
+      order.push(await page.evaluate("document.activeElement.textContent.trim()"));
+    }
+    expect(order).toEqual([
+      "Allow once",
+      "Deny",
+      "Allow for this turn",
+      "Allow for this session",
+      "Always allow",
+      "Always deny",
+    ]);
+    await expect(card.getByRole("group", { name: "Or answer for longer:" }).count()).resolves.toBe(1);
+    const { violations } = await new AxeBuilder({ page }).include(".approval").analyze();
+    const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    expect(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+  } finally {
+    await page.setViewportSize({ width: 390, height: 844 });
+  }
 }
 
 describe.skipIf(!ready)("web app", () => {
@@ -166,6 +262,7 @@ describe.skipIf(!ready)("web app", () => {
     await expect(page.title()).resolves.toMatch(/^\(1\)/);
     await card.getByRole("button", { name: "Allow for this turn" }).waitFor();
     await shot("approval");
+    await checkOptionsLayout(card);
     await card.getByRole("button", { name: "Allow once" }).click();
     await page.getByText("I wrote hello.txt.").waitFor();
     await expect(card.count()).resolves.toBe(0);
@@ -198,6 +295,50 @@ describe.skipIf(!ready)("web app", () => {
     const worktree = (await h.connect()).request("session.list", {});
     const s = (await worktree).sessions.find((x) => x.name === "first session")!;
     expect(readFileSync(join(s.worktree, "hello.txt"), "utf8")).toBe("hi there\n");
+    expect(problems).toEqual([]);
+  });
+
+  it("shows a long title whole in the list and the chat head, at 320 px as at 430", async () => {
+    // As long as a generated title gets (src/sessions/titles.ts), with one long word in it.
+    const name = "Refactor the authentication_middleware_for_expired tokens…";
+    const owner = await h.connect();
+    const { sessionId } = await owner.request("session.create", { repoId: "demo", name });
+    await owner.close();
+    const whole = `(() => {
+      const el = document.querySelector(SELECTOR);
+      const r = el.getBoundingClientRect();
+      return { text: el.textContent.trim(), clippedDown: el.scrollHeight - el.clientHeight,
+        clippedRight: el.scrollWidth - el.clientWidth, past: Math.max(0, r.right - innerWidth),
+        pageWider: document.documentElement.scrollWidth - innerWidth };
+    })()`;
+    const fits = { text: name, clippedDown: 0, clippedRight: 0, past: 0, pageWider: 0 };
+    try {
+      for (const width of [320, 390, 430]) {
+        await page.setViewportSize({ width, height: 844 });
+        await page.goto(`${front.url}/app/#/`);
+        const link = page.locator(".session-link", { hasText: "Refactor the" });
+        await link.waitFor();
+        const list = whole.replace(
+          "SELECTOR",
+          JSON.stringify(`.session-link[href="#/s/${sessionId}"] .title`),
+        );
+        await expect(page.evaluate(list), `list at ${width}px`).resolves.toEqual(fits);
+        await link.click();
+        await page.getByRole("heading", { name }).waitFor();
+        const head = whole.replace("SELECTOR", JSON.stringify(".chat-head h1"));
+        await expect(page.evaluate(head), `chat head at ${width}px`).resolves.toEqual(fits);
+        // The back link, the status and Changes stay on screen beside it.
+        for (const loc of [
+          page.getByRole("link", { name: "Sessions", exact: true }),
+          page.getByRole("link", { name: "Changes" }),
+        ]) {
+          const box = (await loc.boundingBox())!;
+          expect(box.x + box.width).toBeLessThanOrEqual(width);
+        }
+      }
+    } finally {
+      await page.setViewportSize({ width: 390, height: 844 });
+    }
     expect(problems).toEqual([]);
   });
 });

@@ -13,6 +13,11 @@ const OPTION_TEXT: Record<string, string> = {
   deny_always: "Always deny",
 };
 
+/** Shown first, as the main choice: this call only. */
+const ONE_OFF: string[] = ["allow_once", "deny_once"];
+/** Answers that outlast the call, in the order they are laid out (two a row: allows, then denies). */
+const LASTING: string[] = ["allow_turn", "allow_session", "allow_always", "deny_always"];
+
 /** The exact thing that would run: the whole command, or the path (and what would be written). */
 function exactInput(tool: string, input: Record<string, unknown>): { label: string; text: string }[] {
   const out: { label: string; text: string }[] = [];
@@ -68,6 +73,12 @@ export function ApprovalCard({ req }: { req: PermissionRequest }) {
   }
 
   const headingId = `ap-${req.id}`;
+  // The one-off answers first and largest; the ones that last (the turn, the session, a rule) after.
+  const main = ONE_OFF.filter((o) => req.options.includes(o as never));
+  const lasting = [
+    ...LASTING.filter((o) => req.options.includes(o as never)),
+    ...req.options.filter((o) => !ONE_OFF.includes(o) && !LASTING.includes(o)),
+  ];
   return (
     <section class="approval" role="group" aria-labelledby={headingId} data-request={req.id}>
       <h3 id={headingId}>
@@ -104,17 +115,39 @@ export function ApprovalCard({ req }: { req: PermissionRequest }) {
         </div>
       ) : null}
       <div class="options">
-        {req.options.map((o) => (
-          <button
-            key={o}
-            type="button"
-            class={o.startsWith("allow") ? "allow" : "deny"}
-            disabled={busy}
-            onClick={() => void answer(o)}
-          >
-            {OPTION_TEXT[o] ?? o}
-          </button>
-        ))}
+        {main.length > 0 ? (
+          <div class="option-row">
+            {main.map((o) => (
+              <button
+                key={o}
+                type="button"
+                class={`${o === "allow_once" ? "opt-allow" : "opt-deny"}${main.length === 1 ? " wide" : ""}`}
+                disabled={busy}
+                onClick={() => void answer(o)}
+              >
+                {OPTION_TEXT[o] ?? o}
+              </button>
+            ))}
+          </div>
+        ) : null}
+        {lasting.length > 0 ? (
+          <div class="option-row lasting" role="group" aria-labelledby={`${headingId}-lasting`}>
+            <p class="option-caption" id={`${headingId}-lasting`}>
+              {main.length > 0 ? "Or answer for longer:" : "Answer for:"}
+            </p>
+            {lasting.map((o, i) => (
+              <button
+                key={o}
+                type="button"
+                class={`opt-lasting${o.startsWith("deny") ? " deny" : ""}${i === lasting.length - 1 && lasting.length % 2 === 1 ? " wide" : ""}`}
+                disabled={busy}
+                onClick={() => void answer(o)}
+              >
+                {OPTION_TEXT[o] ?? o}
+              </button>
+            ))}
+          </div>
+        ) : null}
       </div>
     </section>
   );

@@ -348,10 +348,13 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
         </div>
         {props.after}
       </div>
+      {/* A row of its own under the log, not a button floating over it: it hides no message. */}
       {!atEnd ? (
-        <button type="button" class="jump-end" onClick={jump}>
-          <span aria-hidden="true">↓</span> Latest
-        </button>
+        <div class="jump-bar">
+          <button type="button" class="jump-end" onClick={jump}>
+            <span aria-hidden="true">↓</span> Latest
+          </button>
+        </div>
       ) : null}
     </div>
   );
