@@ -236,6 +236,20 @@ async function startLocked(
   const db = openDb(paths.db);
   const tokens = new TokenStore(db);
 
+  const runtimeKind = config.runtime ?? "sandbox";
+  // A working sandbox stays working; a broken one is probed again, so installing bwrap is enough.
+  let sandboxOk: string | undefined;
+  const sandboxCheck = async (): Promise<{ ok: true } | { ok: false; reason: string }> => {
+    const bwrap = loadConfig(paths.config).sandbox?.bwrap ?? "bwrap";
+    if (sandboxOk === bwrap) return { ok: true };
+    const r = await probeSandbox(bwrap);
+    sandboxOk = r.ok ? bwrap : undefined;
+    return r;
+  };
+  // Each runs a child process (bwrap, git config): started before the pi SDK's import, they run
+  // beside it on another core instead of after it (npm run bench, start-up).
+  const firstSandboxCheck = runtimeKind === "host" ? undefined : settleLater(sandboxCheck());
+  const gitIdentity = settleLater(globalGitIdentity());
   const pi = await loadPi(paths);
   let demoRepoOwned = false;
   if (opts.demo) {
@@ -306,22 +320,12 @@ async function startLocked(
     onAsk: (request) => push.permissionRequested(request, pendingCall(request.id)?.input ?? request.input),
   });
   if (demoRepoOwned) askBeforeDemoWrites(permissions);
-  const runtimeKind = config.runtime ?? "sandbox";
-  // A working sandbox stays working; a broken one is probed again, so installing bwrap is enough.
-  let sandboxOk: string | undefined;
-  const sandboxCheck = async (): Promise<{ ok: true } | { ok: false; reason: string }> => {
-    const bwrap = loadConfig(paths.config).sandbox?.bwrap ?? "bwrap";
-    if (sandboxOk === bwrap) return { ok: true };
-    const r = await probeSandbox(bwrap);
-    sandboxOk = r.ok ? bwrap : undefined;
-    return r;
-  };
   if (runtimeKind === "host") {
     log.warn(
       'runtime is "host": the agent\'s tools run unsandboxed as this user and can read and change everything it can (see docs/sandbox.md)',
     );
-  } else {
-    const r = await sandboxCheck();
+  } else if (firstSandboxCheck) {
+    const r = await firstSandboxCheck;
     if (!r.ok)
       log.error({ reason: r.reason }, "the tool sandbox cannot run here; sessions cannot start until it can");
   }
@@ -375,7 +379,7 @@ async function startLocked(
     permissions,
     sandboxCheck,
     nativeCalls,
-    gitIdentity: await globalGitIdentity(),
+    gitIdentity: await gitIdentity,
     metrics,
     workspaces,
     slots,
@@ -567,4 +571,10 @@ async function startLocked(
       return closing;
     },
   };
+}
+
+/** The promise itself, marked handled: it is awaited later, and start-up may fail before that. */
+function settleLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
