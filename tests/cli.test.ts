@@ -357,5 +357,8 @@ describe("CLI errors", () => {
     expect((await cli(["rules", "remove", "nope", "--data-dir", dataDir])).stderr).toContain(
       "`pi-server rules list` shows the ids",
     );
+    expect((await cli(["rules", "list", "--session", "nope", "--data-dir", dataDir])).stderr).toBe(
+      "pi-server: no session nope (`pi-server sessions list` shows the ids)\n",
+    );
   });
 });

@@ -76,6 +76,10 @@ describe("pi-server sessions", () => {
     expect(chat.code).toBe(1);
     expect(chat.stderr).toContain("unknown model nosuch/model; `pi-server models` lists the usable ones");
     expect(chat.stderr).not.toContain("get_available_models");
+    const repo = await cli(["chat", "--repo", "nope"]);
+    expect(repo.stderr).toMatch(
+      /^pi-server: could not create a session: no repo "nope" .*`pi-server repos list`/,
+    );
   });
 
   it("list, show and delete a real session; prune --dry-run lists without deleting and keeps unmerged work", async () => {

@@ -199,7 +199,11 @@ class Chat {
         ...(this.opts.model ? { model: this.opts.model } : {}),
       })
       .catch((err: unknown) => {
-        throw new CliError(`could not create a session: ${errText(err)}`);
+        const unknownRepo =
+          err instanceof RpcError && err.code === "not_found" && err.message.startsWith("no repo");
+        throw new CliError(
+          `could not create a session: ${errText(err)}${unknownRepo ? " (`pi-server repos list` shows the ids)" : ""}`,
+        );
       });
     this.sessionId = session.id;
     this.lastSeq = session.seq;

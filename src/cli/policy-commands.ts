@@ -33,6 +33,21 @@ function auditLine(e: AuditRecord): string {
 }
 
 /** `pi-server rules list|add|remove` and `pi-server audit`, working on state.db directly. */
+/** An unknown session or rule, said with the command that lists the right ids. */
+function hinted<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof ProtocolError) || err.code !== "not_found") throw err;
+    const list = err.message.startsWith("no session")
+      ? "sessions"
+      : err.message.startsWith("no rule")
+        ? "rules"
+        : "";
+    throw new CliError(list ? `${err.message} (\`pi-server ${list} list\` shows the ids)` : err.message);
+  }
+}
+
 export function registerPolicyCommands(program: Command): void {
   const rules = program
     .command("rules")
@@ -46,9 +61,11 @@ export function registerPolicyCommands(program: Command): void {
     .option(...DATA_DIR_OPTION)
     .action((o: { session?: string; json?: boolean; dataDir?: string }) => {
       const list = withDb(cliPaths(o.dataDir), (db) =>
-        listRules(
-          { rules: new RulesStore(db), sessions: new SessionsIndex(db) },
-          o.session === undefined ? {} : { sessionId: o.session },
+        hinted(() =>
+          listRules(
+            { rules: new RulesStore(db), sessions: new SessionsIndex(db) },
+            o.session === undefined ? {} : { sessionId: o.session },
+          ),
         ),
       );
       if (o.json) print(JSON.stringify({ rules: list }, null, 2));
@@ -92,19 +109,21 @@ export function registerPolicyCommands(program: Command): void {
           throw new CliError("--scope session needs --session <id> (see `pi-server sessions list`)");
         const expiresAt = o.expires === undefined ? undefined : Date.now() + parseDuration(o.expires);
         const rule = withDb(cliPaths(o.dataDir), (db) => {
-          const added = addRule(
-            { rules: new RulesStore(db), sessions: new SessionsIndex(db) },
-            {
-              tool,
-              decision: decision as RuleDecision,
-              scope: o.scope as RuleScope,
-              ...(match !== undefined && { match }),
-              ...(o.workspace !== undefined && { workspace: o.workspace }),
-              ...(o.session !== undefined && { sessionId: o.session }),
-              ...(expiresAt !== undefined && { expiresAt }),
-              ...(o.note !== undefined && { note: o.note }),
-            },
-            "cli",
+          const added = hinted(() =>
+            addRule(
+              { rules: new RulesStore(db), sessions: new SessionsIndex(db) },
+              {
+                tool,
+                decision: decision as RuleDecision,
+                scope: o.scope as RuleScope,
+                ...(match !== undefined && { match }),
+                ...(o.workspace !== undefined && { workspace: o.workspace }),
+                ...(o.session !== undefined && { sessionId: o.session }),
+                ...(expiresAt !== undefined && { expiresAt }),
+                ...(o.note !== undefined && { note: o.note }),
+              },
+              "cli",
+            ),
           );
           new AuditLog(db).ruleChanged(added, "added", "cli");
           return added;
@@ -119,14 +138,9 @@ export function registerPolicyCommands(program: Command): void {
     .option(...DATA_DIR_OPTION)
     .action((id: string, o: { dataDir?: string }) => {
       const removed = withDb(cliPaths(o.dataDir), (db) => {
-        let rule: RuleView;
-        try {
-          rule = removeRule({ rules: new RulesStore(db), sessions: new SessionsIndex(db) }, id);
-        } catch (err) {
-          if (err instanceof ProtocolError && err.code === "not_found")
-            throw new CliError(`${err.message} (\`pi-server rules list\` shows the ids)`);
-          throw err;
-        }
+        const rule = hinted(() =>
+          removeRule({ rules: new RulesStore(db), sessions: new SessionsIndex(db) }, id),
+        );
         new AuditLog(db).ruleChanged(rule, "removed", "cli");
         return rule;
       });
