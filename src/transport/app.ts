@@ -25,6 +25,7 @@ import type { ServerInfo } from "../protocol/types.js";
 import { checker, formatIssues } from "../protocol/validate.js";
 import { type AdmissionOptions, ConnectionAdmission } from "./admission.js";
 import { perMessageDeflate } from "./compression.js";
+import { compressInline } from "./inline-deflate.js";
 import { lazyCompilers } from "./lazy-compilers.js";
 import { type Authenticator, bearerToken } from "./auth.js";
 import { RpcConnection, type ConnectionOptions } from "./connection.js";
@@ -236,6 +237,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     const header = req.headers.authorization;
     const presented = pathToken ?? (header === undefined ? undefined : (bearerToken(header) ?? ""));
+    compressInline(socket);
     const conn = new RpcConnection(
       socket,
       {

@@ -35,7 +35,8 @@ interface Item {
 /**
  * What a connection still has to send. Frames go straight to the socket while its buffer is below
  * `highWater`; past that they wait here, where consecutive deltas of one content block are merged
- * into a single frame. When more than `limit` bytes wait, `onOverflow` drops the client.
+ * into a single frame (as are a compressing connection's bursts, see joinsBurst). When more than
+ * `limit` bytes wait, `onOverflow` drops the client.
  */
 export class SendQueue {
   private items: Item[] = [];
@@ -45,6 +46,13 @@ export class SendQueue {
   /** Frames written in this tick, and the socket corked for the rest of it. */
   private tickWrites = 0;
   private corkedSocket: Socket | undefined;
+  /**
+   * A compressing connection's last delta handed to the socket, until the event loop's check phase
+   * after it (setImmediate): a delta that continues it meanwhile is part of the same burst.
+   */
+  private burst: { merge: Merge; seq: number } | undefined;
+  private burstEnds: NodeJS.Immediate | undefined;
+  private readonly mergesBursts: boolean;
 
   constructor(
     private readonly ws: WebSocket,
@@ -52,7 +60,9 @@ export class SendQueue {
     private readonly highWater: number,
     private readonly stats: TransportStats,
     private readonly onOverflow: (queued: number) => void,
-  ) {}
+  ) {
+    this.mergesBursts = ws.extensions.includes("permessage-deflate");
+  }
 
   get queuedBytes(): number {
     return this.bytesQueued;
@@ -61,6 +71,8 @@ export class SendQueue {
   /** Stops sending and frees what waits. */
   drop(): void {
     this.dead = true;
+    clearImmediate(this.burstEnds);
+    this.burst = undefined;
     this.items = [];
     this.head = 0;
     this.bytesQueued = 0;
@@ -82,8 +94,14 @@ export class SendQueue {
   send(data: string, event?: OutboundEvent): void {
     if (this.dead || this.ws.readyState !== this.ws.OPEN) return;
     if (event !== undefined) this.stats.eventsSent++;
-    if (this.head === this.items.length && this.ws.bufferedAmount < this.highWater && !this.compressing()) {
-      this.write(data);
+    const joinsBurst = this.joinsBurst(event);
+    if (
+      this.head === this.items.length &&
+      this.ws.bufferedAmount < this.highWater &&
+      !this.compressing() &&
+      !joinsBurst
+    ) {
+      this.write(data, event);
       return;
     }
     const last = this.items[this.items.length - 1];
@@ -112,10 +130,38 @@ export class SendQueue {
       const queued = this.bytesQueued;
       this.drop();
       this.onOverflow(queued);
-    } else if (this.bytesQueued > this.stats.peakQueuedBytes) this.stats.peakQueuedBytes = this.bytesQueued;
+      return;
+    }
+    if (this.bytesQueued > this.stats.peakQueuedBytes) this.stats.peakQueuedBytes = this.bytesQueued;
+    // Only a delta of the burst waits for the burst's end; anything else goes now, after what waits.
+    if (!joinsBurst) this.pump();
   }
 
-  private write(data: string): void {
+  /**
+   * Whether `event` is a delta continuing the one this compressing connection just sent, in the
+   * same turn of the event loop (pi emits a whole read of the LLM's response at once when the
+   * server is behind). Such deltas wait for the loop's check phase and leave as one merged frame:
+   * one deflate call and one frame for the burst instead of one per token (npm run bench, issue
+   * #16). The burst's first delta, and a delta at an LLM's pace, never waits.
+   */
+  private joinsBurst(event: OutboundEvent | undefined): boolean {
+    if (!this.burst || !event?.merge) return false;
+    const last = this.items[this.items.length - 1];
+    if (this.head < this.items.length && last?.merge) return continues(last.merge, last.merge.seq, event);
+    return this.head === this.items.length && continues(this.burst.merge, this.burst.seq, event);
+  }
+
+  private readonly endBurst = (): void => {
+    this.burstEnds = undefined;
+    this.burst = undefined;
+    this.pump();
+  };
+
+  private write(data: string, event?: { merge?: Merge; seq: number }): void {
+    if (this.mergesBursts) {
+      this.burst = event?.merge ? { merge: event.merge, seq: event.seq } : undefined;
+      if (this.burst && !this.burstEnds) this.burstEnds = setImmediate(this.endBurst);
+    }
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.stats.peakBufferedBytes) this.stats.peakBufferedBytes = buffered;
     const socket = this.batchBurst();
@@ -154,12 +200,10 @@ export class SendQueue {
   };
 
   /**
-   * Whether ws is still compressing the previous frame (permessage-deflate). zlib runs each frame
-   * through the thread pool, and that round trip costs more CPU than pi spends on an event
-   * (npm run bench, issue #16): a frame handed to ws meanwhile would only wait in ws's own queue.
-   * Held here instead, consecutive deltas of a block merge into one frame, one zlib call, so a
-   * compressing connection sends fewer, fuller frames exactly when it is behind, and a frame that
-   * finds the compressor idle still leaves at once. The write callback pumps what waits.
+   * Whether ws is still compressing the previous frame (permessage-deflate). Frames are compressed
+   * inline (compressInline) except a large one, which goes through zlib's thread pool: a frame
+   * handed to ws meanwhile would only wait in ws's own queue. Held here instead, consecutive deltas
+   * of a block merge into one frame. The write callback pumps what waits.
    */
   private compressing(): boolean {
     // ws has no public flag: Sender._state is 0 (DEFAULT) when it is free to take a frame.
@@ -179,7 +223,7 @@ export class SendQueue {
       this.items[this.head] = undefined as unknown as Item;
       this.head++;
       this.bytesQueued -= item.bytes;
-      this.write(item.data ?? render(item));
+      this.write(item.data ?? render(item), item.merge);
     }
     if (this.head === this.items.length) {
       this.items = [];
