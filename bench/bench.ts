@@ -138,8 +138,11 @@ export async function runBench(sizes: Sizes, opts: RunOptions = {}): Promise<Res
     const create = await measureCreate(server, baseline, sizes.createReps);
 
     log("added latency");
+    // Plain clients (Pi Mobile) and clients that offer permessage-deflate (browsers, the typed client).
     const cases = sizes.latencySessions.flatMap((sessions) =>
-      sizes.latencyClients.map((clients) => ({ sessions, clients })),
+      sizes.latencyClients.flatMap((clients) =>
+        [false, true].map((deflate) => ({ sessions, clients, deflate })),
+      ),
     );
     const latency = await measureLatency(server, baseline, ids, cases, sizes.latencyStream);
 

@@ -24,6 +24,7 @@ const TINY: Sizes = {
 
 const TARGETS: TargetName[] = [
   "addedLatencyP99",
+  "addedLatencyP99Plain",
   "cpuPerEventVsSdk",
   "cpuPerEventVsSdkDeflate",
   "deliveredEventsPerSec",
@@ -42,11 +43,16 @@ describe("npm run bench", () => {
   it("measures every figure against the real server and the raw SDK, and reports every target", async () => {
     const r = await runBench(TINY);
 
-    expect(r.latency.map((c) => [c.sessions, c.clients])).toEqual([
-      [1, 1],
-      [1, 2],
-      [2, 1],
-      [2, 2],
+    // Each case with plain clients (as Pi Mobile connects) and with permessage-deflate (a browser).
+    expect(r.latency.map((c) => [c.sessions, c.clients, c.deflate])).toEqual([
+      [1, 1, false],
+      [1, 1, true],
+      [1, 2, false],
+      [1, 2, true],
+      [2, 1, false],
+      [2, 1, true],
+      [2, 2, false],
+      [2, 2, true],
     ]);
     for (const c of r.latency) {
       expect(c.server.n).toBeGreaterThan(0);

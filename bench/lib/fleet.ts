@@ -1,11 +1,20 @@
 import { type AnyEvent, type ConnectOptions, PiClient } from "../../src/client/client.js";
+import { verifyEd25519 } from "../../src/protocol/invite.js";
 import { now } from "./common.js";
+import { inflateInline } from "./inline-inflate.js";
 import { TOKEN } from "./server-proc.js";
 import { promptFor, type Stream } from "./workload.js";
 
-/** The typed client as an app uses it: it offers permessage-deflate unless told not to. */
-export function connect(url: string, opts: ConnectOptions = {}): Promise<PiClient> {
-  return PiClient.connect(url, { token: TOKEN, clientName: "bench", requestTimeoutMs: 120_000, ...opts });
+/**
+ * The typed client as an app uses it: it offers permessage-deflate unless told not to. Where it is
+ * negotiated, the client inflates inline (see inflateInline), before hello's answer arrives.
+ */
+export async function connect(url: string, opts: ConnectOptions = {}): Promise<PiClient> {
+  const o = { token: TOKEN, clientName: "bench", requestTimeoutMs: 120_000, ...opts };
+  const client = await PiClient.open(url, o);
+  inflateInline(client.ws);
+  await client.sayHello(o, verifyEd25519);
+  return client;
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; past `deadline` (a now() time) no new item starts. */

@@ -10,6 +10,11 @@ const LOOP_RESOLUTION_MS = 1;
 export interface LatencyCase {
   sessions: number;
   clients: number;
+  /**
+   * Whether the clients offered permessage-deflate: the web app (a browser) does, Pi Mobile does
+   * not. Both are measured, each case with its own connections.
+   */
+  deflate: boolean;
   /** Client receive time minus the server's `ts`, ms. */
   server: Dist;
   /** In-process subscriber against pi's emit, ms. */
@@ -44,7 +49,7 @@ export async function measureLatency(
   server: ServerProc,
   baseline: Baseline,
   sessionIds: string[],
-  cases: { sessions: number; clients: number }[],
+  cases: { sessions: number; clients: number; deflate: boolean }[],
   stream: Stream,
 ): Promise<LatencyCase[]> {
   const baselineBySessions = new Map<number, { latency: Dist; rssPerSession: number }>();
@@ -56,8 +61,10 @@ export async function measureLatency(
     baselineBySessions.set(sessions, { latency: r.latency, rssPerSession: (peak - before) / sessions });
   }
   const out: LatencyCase[] = [];
-  for (const { sessions, clients } of cases) {
-    const attached = await attachClients(server.url, sessionIds.slice(0, sessions), clients);
+  for (const { sessions, clients, deflate } of cases) {
+    const attached = await attachClients(server.url, sessionIds.slice(0, sessions), clients, {
+      perMessageDeflate: deflate,
+    });
     try {
       // Settles what connecting did (its garbage, the new sockets' first frames) before measuring.
       await streamTurn(attached, { tokens: 10, chunkSize: 4, delayMs: 0 });
@@ -73,6 +80,7 @@ export async function measureLatency(
       out.push({
         sessions,
         clients,
+        deflate,
         server: dist(r.latencies),
         baseline: b.latency,
         // The histogram records whole timer intervals: what exceeds the interval is the delay.
