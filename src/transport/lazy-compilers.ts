@@ -9,7 +9,11 @@ import type { SerializerFactory } from "@fastify/fast-json-stringify-compiler";
  * checked with the protocol's TypeBox checkers. They resolve from Fastify's own dependencies, so
  * the versions are the ones Fastify ships with.
  */
-const fromFastify = createRequire(createRequire(import.meta.url).resolve("fastify"));
+function fromFastify(pkg: string): unknown {
+  // Resolved only when called: the single-file binary (scripts/build-binary.ts) has no
+  // node_modules to resolve from, and no route of its ever asks.
+  return createRequire(createRequire(import.meta.url).resolve("fastify"))(pkg);
+}
 
 function lazy<F extends (...args: never[]) => unknown>(pkg: string): F {
   let build: F | undefined;
