@@ -1,9 +1,10 @@
 import { render } from "preact";
-import { App, preloadScreens } from "./components/App.js";
+import { App, preloadFirstScreen, preloadScreens } from "./components/App.js";
 import { go, parse } from "./router.js";
 import { loadServers } from "./store.js";
 import "./styles.css";
 
+preloadFirstScreen();
 render(<App />, document.getElementById("app")!);
 void loadServers();
 addEventListener("load", () => setTimeout(preloadScreens, 500));

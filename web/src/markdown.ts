@@ -3,8 +3,9 @@
  * prompt-injected repository speaking through the model) cannot put script or forms in the app.
  *
  * Fenced code blocks that name a language are syntax-highlighted once the highlighter's chunk
- * (highlight.ts) has loaded; it is fetched the first time such a block is rendered. Until then they
- * render plain, with the same text in the same box, so the upgrade changes colours, never layout.
+ * (highlight.ts) has loaded; it is fetched in the first idle period after such a block is rendered,
+ * so a chat's first screen is not held up by it. Until then they render plain, with the same text in
+ * the same box, so the upgrade changes colours, never layout.
  * The highlighter's output goes through the same sanitiser as everything else.
  */
 import { signal } from "@preact/signals";
@@ -15,6 +16,13 @@ type Highlight = (code: string, language: string) => string | undefined;
 
 let highlighter: Highlight | undefined;
 let loading: Promise<void> | undefined;
+let scheduled = false;
+
+/** `run` in an idle period (within `timeout` ms), or after a short timeout where there is no requestIdleCallback (Safari). */
+function whenIdle(run: () => void, timeout: number): void {
+  if (typeof requestIdleCallback === "function") requestIdleCallback(run, { timeout });
+  else setTimeout(run, 50);
+}
 
 /** True once code blocks are highlighted: components that show markdown read it to render again. */
 export const highlighting = signal(false);
@@ -30,7 +38,8 @@ export function loadHighlighter(): Promise<void> {
           cache.delete(text);
           cachedChars -= text.length + html.length;
         }
-      highlighting.value = true;
+      // The chunk's evaluation and the messages' new render are two tasks, not one long one.
+      whenIdle(() => (highlighting.value = true), 500);
     },
     () => {
       // Offline or a stale build: code stays plain, and the next code block tries again.
@@ -49,7 +58,10 @@ marked.use({
       const language = (lang ?? "").match(/^\S+/)?.[0]?.toLowerCase();
       if (!language) return false;
       if (!highlighter) {
-        void loadHighlighter();
+        if (!scheduled) {
+          scheduled = true;
+          whenIdle(() => void loadHighlighter().finally(() => (scheduled = false)), 1000);
+        }
         return false;
       }
       // As marked's own renderer lays it out, so the plain and the highlighted block are the same box.

@@ -27,6 +27,16 @@ const CheckpointsView = lazy(() =>
   import("./CheckpointsView.js").then((m) => ({ default: m.CheckpointsView })),
 );
 
+/**
+ * Opened on a chat (a reload, a notification, a shared link): its chunk is fetched at once, beside
+ * the device's keys from IndexedDB and the WebSocket's hello, not after them.
+ */
+export function preloadFirstScreen(): void {
+  const name = route.value.name;
+  if (name === "session") void loadChat().catch(() => undefined);
+  else if (name === "changes") void loadReview().catch(() => undefined);
+}
+
 /** Fetched once the first screen is up, so opening a chat later does not wait for the network. */
 export function preloadScreens(): void {
   void loadChat().catch(() => undefined);
