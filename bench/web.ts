@@ -95,7 +95,7 @@ if (only.has("load") || only.has("lighthouse") || only.has("scroll")) {
       for (const r of lh) {
         const notes = r.notes.length ? ` — below 0.9: ${r.notes.join(", ")}` : "";
         rows.push({
-          what: `Lighthouse performance: ${r.screen}${notes}`,
+          what: `Lighthouse performance: ${r.screen} (total blocking time ${r.tbtMs} ms, largest contentful paint ${r.lcpMs} ms)${notes}`,
           value: String(r.performance),
           budget: `≥ ${BUDGET.lighthouse}`,
           pass: r.performance >= BUDGET.lighthouse,

@@ -15,6 +15,9 @@ export interface LighthouseResult {
   accessibility: number;
   /** Failed audits that weigh on a score, for the report. */
   notes: string[];
+  /** Lighthouse's simulated total blocking time and largest contentful paint. */
+  tbtMs: number;
+  lcpMs: number;
 }
 
 async function pairIn(port: number, invite: string): Promise<void> {
@@ -66,6 +69,8 @@ export async function runLighthouse(
         performance: Math.round((categories.performance?.score ?? 0) * 100),
         accessibility: Math.round((categories.accessibility?.score ?? 0) * 100),
         notes,
+        tbtMs: Math.round(audits["total-blocking-time"]?.numericValue ?? 0),
+        lcpMs: Math.round(audits["largest-contentful-paint"]?.numericValue ?? 0),
       });
     }
   } finally {
