@@ -14,7 +14,8 @@ export const TO_TOP = `(async () => {
 
 /**
  * Moves the scroller `step` px per animation frame until it has been at the bottom for 10 frames;
- * returns every frame's length (rAF deltas), long animation frames, and the most items rendered.
+ * returns the frames' lengths (rAF deltas: the longest, which frame it was, the 95th percentile, how
+ * many over 50 ms), long animation frames, and the most items rendered.
  */
 export function fling(selector: string, step: number, countItems: boolean): string {
   return `(async () => {
@@ -50,6 +51,7 @@ export function fling(selector: string, step: number, countItems: boolean): stri
     frames: deltas.length,
     scrolledPx,
     maxFrameMs: sorted[sorted.length - 1] ?? 0,
+    maxFrameAt: deltas.indexOf(sorted[sorted.length - 1]),
     p95FrameMs: sorted[Math.floor(sorted.length * 0.95)] ?? 0,
     framesOver50: deltas.filter((d) => d > 50).length,
     longAnimationFrames: loafs.filter((d) => d > 50).length,

@@ -15,6 +15,8 @@ interface Fling {
   frames: number;
   scrolledPx: number;
   maxFrameMs: number;
+  /** Which frame was the longest (0: the first, whose delta includes starting the fling). */
+  maxFrameAt: number;
   p95FrameMs: number;
   framesOver50: number;
   longAnimationFrames: number;
