@@ -82,8 +82,8 @@ describe("invites", () => {
 
 describe("the pairing QR code", () => {
   /** `pi-server pair` as printed to a pipe (no tty: $COLUMNS, else 80, is the width). */
-  async function pairText(hosts: string[], columns = ""): Promise<string> {
-    const args = [BIN, "pair", ...hosts.flatMap((x) => ["--host", x]), "--data-dir", h.dataDir];
+  async function pairText(hosts: string[], columns = "", extra: string[] = []): Promise<string> {
+    const args = [BIN, "pair", ...hosts.flatMap((x) => ["--host", x]), ...extra, "--data-dir", h.dataDir];
     const { stdout } = await exec(process.execPath, args, { env: { ...process.env, COLUMNS: columns } });
     return stdout;
   }
@@ -92,14 +92,11 @@ describe("the pairing QR code", () => {
   const width = (lines: string[]): number =>
     Math.max(...lines.map((l) => Array.from(l.replace(ansi, "")).length));
 
-  it("fits an 80-column terminal for a real one-address invite, and is the code of the app link", async () => {
-    const out = await pairText(["192.168.1.20"]);
+  async function expectCodeOf(out: string, link: string | undefined): Promise<void> {
     const lines = qrLines(out);
     expect(lines.length).toBeGreaterThan(20);
     // Measured for this invite: 91 columns at qrcode's default level M, 79 at L.
     expect(width(lines)).toBeLessThanOrEqual(80);
-    const link = /^ {2}app: (\S+)$/m.exec(out)?.[1];
-    expect(link).toMatch(/^pi-server:\/\/pair\?invite=/);
     const { default: QRCode } = await import("qrcode");
     const expected = await QRCode.toString(link!, {
       type: "terminal",
@@ -109,6 +106,28 @@ describe("the pairing QR code", () => {
     expect(lines).toEqual(qrLines(expected));
     // Modules plus a one-module quiet zone on each side.
     expect(width(lines)).toBe(QRCode.create(link!, { errorCorrectionLevel: "L" }).modules.size + 2);
+  }
+
+  it("fits an 80-column terminal for a real one-address invite, and opens the web app", async () => {
+    // A phone's camera opens what the code carries: the web app's link, so any phone can pair.
+    const out = await pairText(["192.168.1.20"]);
+    const link = /^ {2}web app: (\S+)$/m.exec(out)?.[1];
+    expect(link).toMatch(/^http:\/\/192\.168\.1\.20:\d+\/app\/#pair=/);
+    await expectCodeOf(out, link);
+    expect(out).toContain("Scan this with the phone's camera: it opens the web app");
+  });
+
+  it("carries the native app's link with --qr app, and refuses another kind", async () => {
+    const out = await pairText(["192.168.1.20"], "", ["--qr", "app"]);
+    const link = /^ {2}app: (\S+)$/m.exec(out)?.[1];
+    expect(link).toMatch(/^pi-server:\/\/pair\?invite=/);
+    await expectCodeOf(out, link);
+    const bad = await exec(process.execPath, [BIN, "pair", "--qr", "png", "--data-dir", h.dataDir]).then(
+      () => undefined,
+      (err: { stderr: string; code: number }) => err,
+    );
+    expect(bad?.code).toBe(1);
+    expect(bad?.stderr).toContain('pi-server: --qr must be web or app, not "png"');
   });
 
   it("is not drawn where it would wrap; the output gives its width and what to do", async () => {

@@ -42,6 +42,7 @@ interface PairOptions {
   ttl?: string;
   json?: boolean;
   piMobile?: boolean;
+  qr?: string;
   dataDir?: string;
 }
 
@@ -91,10 +92,17 @@ export function registerAdminCommands(program: Command): void {
     .option("--ttl <duration>", "how long the invite is valid (default 5m; 2m with the strict profile)")
     .option("--json", "print the invite as JSON for scripts")
     .option("--pi-mobile", "make a device for the Pi Mobile / desktop app and print the URL to type into it")
+    .option(
+      "--qr <link>",
+      "which link the QR code carries: web (a phone's camera opens the web app) or app",
+      "web",
+    )
     .option(...DATA_DIR_OPTION)
     .action(async (o: PairOptions) => {
       const problem = o.name === undefined ? undefined : deviceNameProblem(o.name);
       if (problem) throw new CliError(`--name: ${problem}`);
+      if (o.qr !== "web" && o.qr !== "app")
+        throw new CliError(`--qr must be web or app, not ${JSON.stringify(o.qr)}`);
       const paths = cliPaths(o.dataDir);
       const config = cliConfig(paths);
       if (o.piMobile) {
@@ -137,10 +145,15 @@ export function registerAdminCommands(program: Command): void {
         return;
       }
       const width = terminalColumns();
-      const qr = await terminalQr(links.app, width);
+      const qr = await terminalQr(o.qr === "app" ? links.app : links.web, width);
       if (qr.text !== undefined) {
         print(qr.text);
-        print("Scan this with the pi-server app. Links carrying the same invite:");
+        print(
+          o.qr === "app"
+            ? "Scan this with the pi-server app (a phone's camera cannot open its link; without --qr app the code opens the web app)."
+            : "Scan this with the phone's camera: it opens the web app, which pairs. Links carrying the same invite:",
+        );
+        if (o.qr === "app") print("Links carrying the same invite:");
       } else {
         print(
           `The QR code is ${qr.columns} columns wide and this terminal has ${width}, so it is not drawn (a wrapped code cannot be scanned):`,
