@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from "typebox";
 import {
   AuditEntry,
+  ToolCallDecision,
   PermissionOption,
   PermissionRequest,
   Rule,
@@ -326,6 +327,12 @@ export const Methods = {
       streaming: Type.Optional(Type.Unknown()),
       /** The session's seq when this answer was made: events up to it are in messages and streaming. */
       seq: Type.Integer({ minimum: 0 }),
+      /**
+       * How the page's tool calls were decided, by tool call id (the audit log's last word on each):
+       * who allowed or denied a call, with which answer, or which rule or policy did. Calls the log
+       * no longer holds are absent.
+       */
+      decisions: Type.Optional(Type.Record(Type.String(), ToolCallDecision)),
     }),
   }),
   get_available_models: method({

@@ -151,3 +151,26 @@ export const AuditEntry = Type.Object({
   requestId: Nullable(Type.String()),
 });
 export type AuditEntry = Static<typeof AuditEntry>;
+
+/**
+ * How one tool call of a session's history was decided, from the audit log: kept across reloads
+ * and restarts, so a client shows after get_messages what permission_resolved said live.
+ */
+export const ToolCallDecision = Type.Object({
+  decision: Type.Union([Type.Literal("allow"), Type.Literal("deny")]),
+  /**
+   * The answer to the question (allow_once … deny_always, expired, cancelled), or "policy" when
+   * the call was decided without asking (layer and ruleId say how).
+   */
+  outcome: Type.Union([PermissionOutcome, Type.Literal("policy")]),
+  /** The answering device's name, "timeout", "abort", "shutdown", "restart"; "policy" for automatic decisions. */
+  by: Type.String(),
+  /** builtin | rule | heuristic | profile | error decided automatically; user | timeout | cancel settled a question. */
+  layer: AuditEntry.properties.layer,
+  /** The rule that decided (layer "rule"). */
+  ruleId: Nullable(Type.String()),
+  /** The policy's reason (automatic decisions), or what the user said with a denial. */
+  reason: Nullable(Type.String()),
+  at: Type.Integer(),
+});
+export type ToolCallDecision = Static<typeof ToolCallDecision>;

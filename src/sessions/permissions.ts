@@ -21,6 +21,7 @@ import type {
   PermissionOption,
   PermissionOutcome,
   PermissionRequest,
+  ToolCallDecision,
 } from "../protocol/permissions.js";
 import type { AuditLog, AuditRecord } from "../store/audit.js";
 import {
@@ -105,6 +106,7 @@ const OPTIONS: PermissionOption[] = [
   "deny_once",
   "deny_always",
 ];
+const OUTCOMES: PermissionOutcome[] = [...OPTIONS, "expired", "cancelled"];
 const MAX_INPUT_STRING = 16 * 1024;
 const RESOLVED_KEPT_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -742,6 +744,41 @@ export class PermissionBroker {
     const rule = removeRule(this.adminDeps, id);
     this.deps.audit.ruleChanged(rule, "removed", by);
     return rule;
+  }
+
+  /**
+   * How each of these tool calls of a session was decided, from the audit log: the answer and who
+   * gave it (with a denial's message while state.db still holds the request), or the rule or
+   * policy that decided without asking. Calls with no entry are left out.
+   */
+  decisions(sessionId: string, toolCallIds: string[]): Record<string, ToolCallDecision> {
+    const out: Record<string, ToolCallDecision> = {};
+    let entries: AuditRecord[];
+    try {
+      entries = this.deps.audit.forToolCalls(sessionId, toolCallIds);
+    } catch (err) {
+      this.deps.log.error({ err, sessionId }, "could not read the audit log");
+      return out;
+    }
+    for (const e of entries) {
+      if (e.toolCallId === null || e.decision === "ask") continue;
+      const asked = e.layer === "user" || e.layer === "timeout" || e.layer === "cancel";
+      const answer =
+        asked && OUTCOMES.includes(e.reason as PermissionOutcome)
+          ? (e.reason as PermissionOutcome)
+          : undefined;
+      const message = answer && e.requestId ? this.deps.requests.get(e.requestId)?.message : undefined;
+      out[e.toolCallId] = {
+        decision: e.decision,
+        outcome: answer ?? (e.layer === "cancel" ? "cancelled" : "policy"),
+        by: e.by,
+        layer: e.layer,
+        ruleId: e.ruleId,
+        reason: answer ? (message ?? null) : e.reason,
+        at: e.at,
+      };
+    }
+    return out;
   }
 
   auditList(opts: { sessionId?: string; limit: number; before?: number; createdBy?: string }): {

@@ -94,6 +94,18 @@ export class AuditLog {
     });
   }
 
+  /** A session's entries for these tool calls, oldest first (the last one per call is its outcome). */
+  forToolCalls(sessionId: string, toolCallIds: string[]): AuditRecord[] {
+    if (toolCallIds.length === 0) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM audit WHERE session_id = ? AND tool_call_id IN (SELECT value FROM json_each(?))
+         ORDER BY id`,
+      )
+      .all(sessionId, JSON.stringify(toolCallIds)) as Row[];
+    return rows.map(fromRow);
+  }
+
   /**
    * Newest first; `before` is an entry id from a previous page. With `createdBy`, only entries of
    * sessions that token created.

@@ -211,7 +211,13 @@ export function createHandlers({
     follow_up: async (params, ctx) => (await scoped(ctx)).queue("follow_up", params),
     abort: async (_params, ctx) => (await scoped(ctx)).abort(),
     get_state: async (_params, ctx) => (await scoped(ctx)).state(),
-    get_messages: async (params, ctx) => (await scoped(ctx)).messages(params),
+    get_messages: async (params, ctx) => {
+      const live = await scoped(ctx);
+      const page = live.messages(params);
+      const ids = toolCallIds([...page.messages, ...(page.streaming === undefined ? [] : [page.streaming])]);
+      const decisions = permissions.decisions(live.id, ids);
+      return Object.keys(decisions).length > 0 ? { ...page, decisions } : page;
+    },
     get_available_models: () => sessions.availableModels(),
     set_model: async (params, ctx) => (await scoped(ctx)).setModel(params.provider, params.modelId),
     set_thinking_level: async (params, ctx) => (await scoped(ctx)).setThinkingLevel(params.level),
@@ -270,4 +276,16 @@ function permissionHandlers(permissions: PermissionBroker, access: Roles): Pick<
       return permissions.auditList({ ...params, createdBy: ctx.principal.id });
     },
   };
+}
+
+/** The ids of the tool calls in a page of get_messages (portable or raw: both keep pi's toolCall blocks). */
+function toolCallIds(messages: unknown[]): string[] {
+  const ids: string[] = [];
+  for (const m of messages) {
+    const content = (m as { content?: unknown }).content;
+    if (!Array.isArray(content)) continue;
+    for (const b of content as { type?: unknown; id?: unknown }[])
+      if (b.type === "toolCall" && typeof b.id === "string") ids.push(b.id);
+  }
+  return ids;
 }

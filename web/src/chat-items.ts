@@ -2,6 +2,7 @@
  * Turns pi's messages (from get_messages) and the live event stream into the list the chat shows.
  * Pure functions over plain objects, so the streaming logic can be reasoned about on its own.
  */
+import type { ToolCallDecision } from "../../src/protocol/permissions.js";
 
 export interface TextBlock {
   kind: "text" | "thinking";
@@ -153,11 +154,58 @@ export function upsertTool(
   return out;
 }
 
-/** The history from get_messages. */
-export function itemsFromMessages(messages: PiMessage[]): ChatItem[] {
+/** An answer's words on a tool card: "Allowed once", "Denied", … */
+export function label(decision: string): string {
+  const names: Record<string, string> = {
+    allow_once: "Allowed once",
+    allow_turn: "Allowed for this turn",
+    allow_session: "Allowed for this session",
+    allow_always: "Always allowed",
+    deny_once: "Denied",
+    deny_always: "Always denied",
+    expired: "Expired",
+    cancelled: "Cancelled",
+  };
+  return names[decision] ?? decision;
+}
+
+/** The card's note for an answered request, live (permission_resolved) and after a reload alike. */
+export function answerNote(decision: string, by: string): string {
+  return `${label(decision)} by ${by}`;
+}
+
+/**
+ * The note for a call as get_messages' `decisions` records it: the answer and who gave it, or the
+ * rule that decided without asking. Calls the built-in policy or profile let through say nothing
+ * (most reads), as they say nothing live.
+ */
+export function decisionNote(d: ToolCallDecision): string | undefined {
+  if (d.outcome !== "policy") return answerNote(d.outcome, d.by);
+  if (d.layer === "rule" && d.reason) return `${d.decision === "allow" ? "Allowed" : "Denied"}: ${d.reason}`;
+  return undefined;
+}
+
+/** The history from get_messages, with each tool call's recorded decision on its card. */
+export function itemsFromMessages(
+  messages: PiMessage[],
+  decisions: Record<string, ToolCallDecision> = {},
+): ChatItem[] {
   let items: ChatItem[] = [];
   messages.forEach((m, i) => (items = applyMessage(items, m, `history:${i}`)));
-  return items;
+  return withDecisions(items, decisions);
+}
+
+/** Puts recorded decisions on the cards they belong to (cards with a note keep theirs). */
+export function withDecisions(items: ChatItem[], decisions: Record<string, ToolCallDecision>): ChatItem[] {
+  let changed = false;
+  const out = items.map((i) => {
+    const d = i.kind === "tool" && !i.note ? decisions[i.key] : undefined;
+    const note = d && decisionNote(d);
+    if (!note) return i;
+    changed = true;
+    return { ...i, note };
+  });
+  return changed ? out : items;
 }
 
 /** A streamed piece of the assistant message being written. */

@@ -113,7 +113,10 @@ export class Connection {
     }
     this.client = client;
     client.onEvent((e) => {
-      this.streams.get(e.sessionId)?.handle(e);
+      const stream = this.streams.get(e.sessionId);
+      stream?.handle(e);
+      if (stream && e.type === "session_status" && e.payload.status === "idle")
+        void this.refreshDecisions(client, stream);
       this.hooks.onEvent(e);
     });
     client.onClose((code) => {
@@ -156,6 +159,19 @@ export class Connection {
       }
     } catch (err) {
       stream.notice(`Could not open this session: ${(err as Error).message}`);
+    }
+  }
+
+  /**
+   * At a turn's end, the recorded decisions of its last calls: the ones a rule allowed (no
+   * permission_resolved says so) get their note, as they do after a reload.
+   */
+  private async refreshDecisions(client: BrowserClient, stream: SessionStream): Promise<void> {
+    try {
+      const page = await client.request("get_messages", { limit: 50 }, stream.sessionId);
+      if (page.decisions) stream.applyDecisions(page.decisions);
+    } catch {
+      // Only a note is missing; the next reload brings it.
     }
   }
 

@@ -4,13 +4,16 @@
  */
 import { signal } from "@preact/signals";
 import type { AnyEvent } from "../../src/client/browser.js";
+import type { ToolCallDecision } from "../../src/protocol/permissions.js";
 import {
+  answerNote,
   applyDelta,
   applyMessage,
   itemsFromMessages,
   resultText,
   startAssistant,
   upsertTool,
+  withDecisions,
   withStreaming,
   type ChatItem,
   type PiMessage,
@@ -42,12 +45,18 @@ export class SessionStream {
    * messages (and in `streaming`, the message being written), so only later ones are applied.
    */
   finishReload(
-    history: { messages: PiMessage[]; streaming?: PiMessage; seq?: number },
+    history: {
+      messages: PiMessage[];
+      streaming?: PiMessage;
+      seq?: number;
+      decisions?: Record<string, ToolCallDecision>;
+    },
     seq: number,
     epoch: string,
   ): void {
     const items = itemsFromMessages(history.messages);
-    this.items.value = history.streaming ? withStreaming(items, history.streaming) : items;
+    const all = history.streaming ? withStreaming(items, history.streaming) : items;
+    this.items.value = withDecisions(all, history.decisions ?? {});
     this.lastSeq = Math.max(seq, history.seq ?? seq);
     this.epoch = epoch;
     const pending = this.buffer ?? [];
@@ -130,7 +139,12 @@ export class SessionStream {
 
   /** Says on the tool's card how its approval ended (the request names the call). */
   approvalEnded(toolCallId: string, decision: string, by: string): void {
-    this.items.value = upsertTool(this.items.value, toolCallId, { note: `${label(decision)} by ${by}` });
+    this.items.value = upsertTool(this.items.value, toolCallId, { note: answerNote(decision, by) });
+  }
+
+  /** Decisions fetched after the fact (a turn's end): the calls rules let through say so too. */
+  applyDecisions(decisions: Record<string, ToolCallDecision>): void {
+    this.items.value = withDecisions(this.items.value, decisions);
   }
 
   private finishStreaming(): void {
@@ -140,18 +154,4 @@ export class SessionStream {
       i.kind === "assistant" && i.streaming ? { ...i, streaming: false } : i,
     );
   }
-}
-
-export function label(decision: string): string {
-  const names: Record<string, string> = {
-    allow_once: "Allowed once",
-    allow_turn: "Allowed for this turn",
-    allow_session: "Allowed for this session",
-    allow_always: "Always allowed",
-    deny_once: "Denied",
-    deny_always: "Always denied",
-    expired: "Expired",
-    cancelled: "Cancelled",
-  };
-  return names[decision] ?? decision;
 }
