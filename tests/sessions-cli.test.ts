@@ -170,4 +170,32 @@ describe("pi-server sessions", () => {
     const after = await cli(["sessions", "prune", "--older-than", "0s"]);
     expect(after.stdout).toContain(`deleted ${worked.id}`);
   });
+
+  it("sessions list and status say a session waits for approval, and point to approvals list", async () => {
+    const client = await h.connect();
+    const s = (await client.request("session.create", { repoId: "demo", name: "asks" })).session;
+    h.llm.enqueue({ kind: "tool_call", name: "bash", args: { command: "rm -rf build" } });
+    h.llm.enqueue({ kind: "text", text: "done" });
+    const asked = client.waitForEvent(s.id, "permission_request");
+    await client.request("prompt", { message: "clean" }, s.id);
+    const req = await asked;
+    const listed = await cli(["sessions", "list"]);
+    const row = listed.stdout
+      .split("\n")
+      .find((l) => l.startsWith(s.id))
+      ?.split("\t");
+    expect(row?.[2]).toBe("waiting for approval");
+    const json = JSON.parse((await cli(["sessions", "list", "--json"])).stdout) as {
+      sessions: { id: string; waitingApprovals: number }[];
+    };
+    expect(json.sessions.find((x) => x.id === s.id)?.waitingApprovals).toBe(1);
+    const status = await cli(["status"]);
+    expect(status.stdout).toMatch(
+      /^sessions: \d+ running, 1 waiting for approval \(1 approval: `[^`]*approvals list`\), \d+ total$/m,
+    );
+    const st = JSON.parse((await cli(["status", "--json"])).stdout) as { approvals: unknown };
+    expect(st.approvals).toEqual({ waiting: 1, sessions: 1 });
+    await client.request("permission.respond", { id: req.payload.id, decision: "deny_once" });
+    await client.close();
+  });
 });

@@ -275,7 +275,12 @@ export function registerAdminCommands(program: Command): void {
         const sessions = db
           .prepare("SELECT COUNT(*) AS total, SUM(status = 'running') AS running FROM sessions")
           .get() as { total: number; running: number | null };
-        return { devices: store.devices().length, ownerSince: store.ownerCreatedAt(), sessions };
+        const waiting = db
+          .prepare(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT session_id) AS sessions FROM permission_requests WHERE status = 'pending'",
+          )
+          .get() as { n: number; sessions: number };
+        return { devices: store.devices().length, ownerSince: store.ownerCreatedAt(), sessions, waiting };
       });
       const status = {
         running: rt !== undefined,
@@ -294,6 +299,8 @@ export function registerAdminCommands(program: Command): void {
         sessions: rt
           ? { total: stats.sessions.total, running: stats.sessions.running ?? 0, interrupted: 0 }
           : { total: stats.sessions.total, running: 0, interrupted: stats.sessions.running ?? 0 },
+        // Pending permission requests (a stopped server's wait again when it starts).
+        approvals: { waiting: stats.waiting.n, sessions: stats.waiting.sessions },
         ownerTokenCreatedAt: stats.ownerSince ?? null,
         tools: await toolsStatus(cliConfig(paths).runtime ?? "sandbox", cliConfig(paths).sandbox?.bwrap),
       };
@@ -310,7 +317,12 @@ export function registerAdminCommands(program: Command): void {
           `repositories: ${ready.repos}${ready.repos === 0 ? ` (add one: \`${invokedAs(o.dataDir)} repos add <path>\`)` : ""}`,
         );
         const cut = status.sessions.interrupted ? `, ${status.sessions.interrupted} interrupted` : "";
-        print(`sessions: ${status.sessions.running} running${cut}, ${status.sessions.total} total`);
+        const w = status.approvals;
+        const waiting =
+          w.waiting > 0
+            ? `, ${w.sessions} waiting for approval (${w.waiting} approval${w.waiting === 1 ? "" : "s"}: \`${invokedAs(o.dataDir)} approvals list\`)`
+            : "";
+        print(`sessions: ${status.sessions.running} running${waiting}${cut}, ${status.sessions.total} total`);
         print(`paired devices: ${stats.devices}`);
         print(`owner token: ${stats.ownerSince ? `created ${ago(stats.ownerSince)}` : "none"}`);
         const t = status.tools;

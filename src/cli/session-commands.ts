@@ -30,12 +30,26 @@ export async function withServer<T>(
   }
 }
 
-function table(sessions: SessionInfo[]): void {
+/** A session's status as the web app shows it: one with pending approvals is waiting for the user. */
+function statusText(s: SessionInfo, waiting: number): string {
+  const status = waiting > 0 ? `waiting for approval${waiting > 1 ? ` (${waiting})` : ""}` : s.status;
+  return status + (s.loaded ? "" : " (unloaded)");
+}
+
+/** Pending permission requests by session id. */
+async function waitingBySession(c: PiClient): Promise<Map<string, number>> {
+  const { requests } = await c.request("permission.list", {});
+  const out = new Map<string, number>();
+  for (const r of requests) out.set(r.sessionId, (out.get(r.sessionId) ?? 0) + 1);
+  return out;
+}
+
+function table(sessions: SessionInfo[], waiting: Map<string, number>): void {
   if (sessions.length === 0) return print("no sessions");
   const rows = sessions.map((s) => [
     s.id,
     s.repoId ?? s.mode,
-    s.status + (s.loaded ? "" : " (unloaded)"),
+    statusText(s, waiting.get(s.id) ?? 0),
     ago(Date.parse(s.lastActivityAt)),
     s.branch ?? "-",
     s.name,
@@ -118,8 +132,16 @@ export function registerSessionCommands(program: Command): void {
     (o: ConnOptions) =>
       withServer(o, async (c) => {
         const { sessions: all } = await c.request("session.list", {});
-        if (o.json) print(JSON.stringify({ sessions: all }, null, 2));
-        else table(all);
+        const waiting = await waitingBySession(c);
+        if (o.json)
+          print(
+            JSON.stringify(
+              { sessions: all.map((s) => ({ ...s, waitingApprovals: waiting.get(s.id) ?? 0 })) },
+              null,
+              2,
+            ),
+          );
+        else table(all, waiting);
       }),
   );
 
