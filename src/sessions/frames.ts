@@ -9,6 +9,15 @@ import type { OutboundEvent } from "./replay-ring.js";
  */
 const BENCH_TIMESTAMPS = process.env.PI_SERVER_BENCH_TIMESTAMPS === "1";
 
+/** One string per content block kind and index, not one per streamed token (the ring keeps them). */
+const KEYS = { text_delta: [] as string[], thinking_delta: [] as string[] };
+
+function mergeKey(type: "text_delta" | "thinking_delta", contentIndex: number): string {
+  if (contentIndex >= 64) return `${type}:${contentIndex}`;
+  const known = KEYS[type];
+  return (known[contentIndex] ??= `${type}:${contentIndex}`);
+}
+
 /** One session event as it goes on the wire and into the replay ring. */
 export function outboundEvent(
   sessionId: string,
@@ -34,7 +43,7 @@ export function outboundEvent(
     const d = ev.payload.assistantMessageEvent;
     if ((d.type === "text_delta" || d.type === "thinking_delta") && d.contentIndex !== undefined) {
       out.merge = {
-        key: `${d.type}:${d.contentIndex}`,
+        key: mergeKey(d.type, d.contentIndex),
         sessionId,
         epoch,
         deltaType: d.type,

@@ -19,6 +19,18 @@ export interface OutboundEvent {
 }
 
 /**
+ * What an event costs the ring beyond its frame's characters: the event object, its merge record
+ * with the delta's own string, the slot (a heap snapshot of full rings: about 200 bytes an event
+ * on 64-bit Node). Counted so that the byte limits bound the memory the rings hold, not only the
+ * text of their frames, which for a streamed delta is under half of it.
+ */
+export const EVENT_OVERHEAD_BYTES = 200;
+
+function cost(e: OutboundEvent): number {
+  return e.data.length + EVENT_OVERHEAD_BYTES + (e.merge ? e.merge.text.length : 0);
+}
+
+/**
  * The bytes every session's ring holds together, bounded by `maxBytes`. A ring over its fair share
  * (maxBytes ÷ rings) gives up its own oldest events first; only when the others hold more than
  * theirs does the largest ring give way. An evicted event is gone for replay: a resume from before
@@ -60,6 +72,8 @@ export class ReplayBudget {
 export class ReplayRing {
   /** Grows as events arrive (slots are written in order until the ring wraps): idle sessions stay small. */
   private readonly slots: (OutboundEvent | undefined)[] = [];
+  /** What each slot's event was charged when it came in (cost()), given back when it goes. */
+  private readonly costs: number[] = [];
   private head = 0;
   private size = 0;
   private bytesHeld = 0;
@@ -88,10 +102,13 @@ export class ReplayRing {
   push(e: OutboundEvent): void {
     if (this.maxEvents === 0) return;
     if (this.size === this.maxEvents) this.evict();
-    this.slots[(this.head + this.size) % this.maxEvents] = e;
+    const slot = (this.head + this.size) % this.maxEvents;
+    const bytes = cost(e);
+    this.slots[slot] = e;
+    this.costs[slot] = bytes;
     this.size++;
-    this.bytesHeld += e.data.length;
-    if (this.budget) this.budget.bytes += e.data.length;
+    this.bytesHeld += bytes;
+    if (this.budget) this.budget.bytes += bytes;
     while (this.size > 0 && this.bytesHeld > this.maxBytes) this.evict();
     this.budget?.settle(this);
   }
@@ -120,11 +137,11 @@ export class ReplayRing {
   }
 
   private evict(): void {
-    const e = this.slots[this.head];
+    const bytes = this.costs[this.head] ?? 0;
     this.slots[this.head] = undefined;
+    this.costs[this.head] = 0;
     this.head = (this.head + 1) % this.maxEvents;
     this.size--;
-    const bytes = e?.data.length ?? 0;
     this.bytesHeld -= bytes;
     if (this.budget) this.budget.bytes -= bytes;
   }

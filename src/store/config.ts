@@ -240,7 +240,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxSessionsGlobal: 5,
   replayBufferEvents: 5000,
   replayBufferBytes: 4 * 1024 * 1024,
-  replayTotalBytes: 64 * 1024 * 1024,
+  replayTotalBytes: 32 * 1024 * 1024,
   helloTimeoutMs: 10_000,
   sendQueueBytes: 8 * 1024 * 1024,
   maxJsonDepth: 32,
