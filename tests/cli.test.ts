@@ -326,6 +326,30 @@ describe("a mistyped command", () => {
 });
 
 describe("CLI errors", () => {
+  it("of a subcommand are one line, the suggestion on it, pointing to --help instead of printing it", async () => {
+    const dataDir = tmp("cli-one-line");
+    const cases: [string[], string][] = [
+      [
+        ["sessions", "lst"],
+        "pi-server: unknown command 'lst' — did you mean 'list'? (pi-server sessions --help lists its commands)\n",
+      ],
+      [
+        ["status", "--jsn"],
+        "pi-server: unknown option '--jsn' — did you mean '--json'? (pi-server status --help lists its options)\n",
+      ],
+      [
+        ["serve", "--port", "abc"],
+        "pi-server: option '-p, --port <n>' argument 'abc' is invalid: must be a port number 0-65535 (pi-server serve --help shows its usage)\n",
+      ],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await cli([...args, "--data-dir", dataDir]);
+      expect(r.code, args.join(" ")).toBe(1);
+      expect(r.stderr, args.join(" ")).toBe(stderr);
+      expect(r.stdout, args.join(" ")).toBe("");
+    }
+  });
+
   it("are prefixed pi-server: and say what to do, an unknown option included", async () => {
     // The default command is serve, but an unknown flag is the program's error, not serve's help.
     const bogus = await cli(["--bogus"]);

@@ -155,9 +155,6 @@ export function buildProgram(): Command {
     .description("Self-hosted server that runs pi coding-agent sessions for remote clients")
     .version(SERVER_VERSION)
     .option("--data-dir <path>", "data directory for any command (env PI_SERVER_DATA_DIR)")
-    .showHelpAfterError()
-    // Commander's own errors ("error: missing required argument …") read like every other one.
-    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, "pi-server: ")) })
     // `pi-server --data-dir X <command>` works like `pi-server <command> --data-dir X`.
     .hook("preAction", (root) => {
       const dataDir = (root.opts() as { dataDir?: string }).dataDir;
@@ -251,7 +248,37 @@ export function buildProgram(): Command {
   registerUsageCommand(program);
   registerModelsCommand(program);
   registerChatCommand(program);
+  oneLineErrors(program);
   return program;
+}
+
+/**
+ * Commander's own errors ("error: unknown command 'lst'", "(Did you mean list?)" on a line of its
+ * own) read like every other one: one line starting `pi-server:`, the suggestion on it, and where
+ * the command's help is instead of the help itself.
+ */
+function oneLineErrors(cmd: Command, path = "pi-server"): void {
+  cmd.configureOutput({
+    outputError: (str, write) => {
+      const lines = str
+        .replace(/^error: /, "")
+        .split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l !== "");
+      let text = (lines[0] ?? "").replace(/ is invalid\. /, " is invalid: ");
+      for (const l of lines.slice(1)) {
+        const mean = /^\(Did you mean (.+)\?\)$/.exec(l);
+        text += mean ? ` — did you mean '${mean[1]}'?` : ` ${l}`;
+      }
+      const what = text.startsWith("unknown command")
+        ? "lists its commands"
+        : text.startsWith("unknown option")
+          ? "lists its options"
+          : "shows its usage";
+      write(`pi-server: ${text} (${path} --help ${what})\n`);
+    },
+  });
+  for (const sub of cmd.commands) oneLineErrors(sub, `${path} ${sub.name()}`);
 }
 
 export async function run(argv: string[]): Promise<void> {
