@@ -139,12 +139,15 @@ describe.skipIf(!ready)("web app", () => {
   });
 
   it("pairs from an invite link, with the signature checked and the token kept", async () => {
-    const link = makeInviteLink(h, front);
+    // As `pi-server pair --name "test phone"` makes it: the form starts with that name.
+    const link = makeInviteLink(h, front, undefined, "test phone");
     await page.goto(link);
     await page.getByRole("heading", { name: "Pair with a server" }).waitFor();
     await page.getByText("The invite is signed by server").waitFor();
+    await expect(page.getByLabel("Name of this device").inputValue()).resolves.toBe("test phone");
+    // How long it is valid, not a bare clock time of no stated zone.
+    await page.getByText(/It expires in \d+ minutes \(.+\)\./).waitFor();
     await shot("pair");
-    await page.getByLabel("Name of this device").fill("test phone");
     await page.getByRole("button", { name: "Pair this device" }).click();
     await page.getByRole("heading", { name: "Sessions" }).waitFor();
     await page.locator('[data-state="connected"]').waitFor();
@@ -154,8 +157,16 @@ describe.skipIf(!ready)("web app", () => {
     await page.goto(link);
     await page.getByRole("button", { name: "Pair this device" }).click();
     await page.getByRole("alert").filter({ hasText: "already used" }).waitFor();
+    // Known used, the page says only that and what to do: no expiry, no button, the command as code.
+    await expect(page.getByRole("button", { name: "Pair this device" }).count()).resolves.toBe(0);
+    await expect(page.getByText(/expires/).count()).resolves.toBe(0);
+    await expect(page.locator("main").innerText()).resolves.not.toContain("`");
+    await expect(
+      page.evaluate(`getComputedStyle(document.querySelector("main code.cmd")).whiteSpace`),
+    ).resolves.toBe("nowrap");
+    await expect(page.locator("main code.cmd").innerText()).resolves.toBe("pi-server pair");
     // A tampered invite is refused before anything is sent.
-    const encoded = link.split("#pair=")[1]!;
+    const encoded = link.split("#pair=")[1]!.split("&")[0]!;
     const signed = JSON.parse(Buffer.from(encoded, "base64url").toString()) as { invite: { port: number } };
     signed.invite.port += 1;
     await page.goto(`${front.url}/app/#pair=${Buffer.from(JSON.stringify(signed)).toString("base64url")}`);
@@ -298,7 +309,49 @@ describe.skipIf(!ready)("web app", () => {
     expect(problems).toEqual([]);
   });
 
-  it("shows a long title whole in the list and the chat head, at 320 px as at 430", async () => {
+  it("scrolls a tall approval card to its heading and command, not to its buttons, under a compact head", async () => {
+    const content = Array.from({ length: 40 }, (_, i) => `line ${i + 1} of the notes`).join("\n");
+    h.llm.enqueue(
+      { kind: "tool_call", name: "write", args: { path: "notes.md", content } },
+      { kind: "text", text: "Wrote the notes." },
+    );
+    await page.getByLabel("Message").fill("write the notes");
+    await page.getByRole("button", { name: "Send" }).click();
+    const card = page.locator(".approval");
+    await card.getByRole("button", { name: "Always deny" }).waitFor();
+    // Taller than the log: following the end stops at the card's top, so what is approved shows first.
+    const seen = () =>
+      page.evaluate(`(() => {
+        const log = document.querySelector(".messages").getBoundingClientRect();
+        const card = document.querySelector(".approval");
+        const heading = card.querySelector("h3").getBoundingClientRect();
+        const path = card.querySelector(".exact pre").getBoundingClientRect();
+        return {
+          tall: card.offsetHeight > log.height,
+          heading: heading.top >= log.top && heading.bottom <= log.bottom,
+          path: path.bottom <= log.bottom,
+          latest: !!document.querySelector(".jump-end"),
+        };
+      })()`);
+    const expected = { tall: true, heading: true, path: true, latest: false };
+    await expect.poll(seen).toEqual(expected);
+    // The head (back link, status, Changes, settings and a one-line title) leaves the log the screen.
+    const head = (await page.locator(".chat-head").boundingBox())!;
+    const log = (await page.locator(".messages").boundingBox())!;
+    expect(head.height).toBeLessThan(100);
+    expect(log.height).toBeGreaterThan(844 * 0.45);
+    // Scrolled up and back with "↓ Latest": the card's top again, not its foot.
+    await page.locator(".messages").evaluate((el) => (el.scrollTop = 0));
+    await page.getByRole("button", { name: "Latest" }).click();
+    await expect.poll(seen).toEqual(expected);
+    // Scrolled down to the buttons, the reader stays there.
+    await page.locator(".messages").evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await card.getByRole("button", { name: "Deny", exact: true }).click();
+    await page.getByText("Wrote the notes.").waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it("shows a long title whole in the list and on one line in the chat head, at 320 px as at 430", async () => {
     // As long as a generated title gets (src/sessions/titles.ts), with one long word in it.
     const name = "Refactor the authentication_middleware_for_expired tokens…";
     const owner = await h.connect();
@@ -325,8 +378,27 @@ describe.skipIf(!ready)("web app", () => {
         await expect(page.evaluate(list), `list at ${width}px`).resolves.toEqual(fits);
         await link.click();
         await page.getByRole("heading", { name }).waitFor();
-        const head = whole.replace("SELECTOR", JSON.stringify(".chat-head h1"));
-        await expect(page.evaluate(head), `chat head at ${width}px`).resolves.toEqual(fits);
+        // The head's title is one line, cut with an ellipsis, its whole text kept (and its tooltip).
+        const head = (await page.evaluate(
+          whole.replace("SELECTOR", JSON.stringify(".chat-head h1")),
+        )) as typeof fits;
+        expect(head, `chat head at ${width}px`).toMatchObject({
+          text: name,
+          clippedDown: 0,
+          past: 0,
+          pageWider: 0,
+        });
+        const h1 = page.locator(".chat-head h1");
+        await expect(h1.getAttribute("title")).resolves.toBe(name);
+        await expect(
+          page.evaluate(`getComputedStyle(document.querySelector(".chat-head h1")).textOverflow`),
+        ).resolves.toBe("ellipsis");
+        const lineHeight = Number(
+          await page.evaluate(
+            `parseFloat(getComputedStyle(document.querySelector(".chat-head h1")).lineHeight)`,
+          ),
+        );
+        expect((await h1.boundingBox())!.height).toBeLessThan(lineHeight * 1.5);
         // The back link, the status and Changes stay on screen beside it.
         for (const loc of [
           page.getByRole("link", { name: "Sessions", exact: true }),

@@ -213,11 +213,23 @@ describe.skipIf(!ready)("web app: workspaces, rename, fork, checkpoints, import"
     sourceId = sessionId;
     await page.goto(`${app.url}/app/#/s/${sessionId}`);
     await page.getByRole("heading", { name: "to rename" }).waitFor();
-    await page.getByText("Model and settings").click();
+    const logBefore = (await page.locator(".messages").boundingBox())!;
+    await page.getByRole("button", { name: "Model and settings" }).click();
+    // A sheet over the conversation, which keeps its size; Delete is set apart at its foot.
+    const sheet = page.getByRole("dialog", { name: "Model and settings" });
+    await sheet.waitFor();
+    await expect(sheet.evaluate((d) => d.matches(":modal"))).resolves.toBe(true);
+    expect((await page.locator(".messages").boundingBox())!.height).toBe(logBefore.height);
+    await sheet.locator(".danger-zone").getByRole("button", { name: "Delete session" }).waitFor();
     await page.getByLabel("Name", { exact: true }).fill("renamed one");
     await page.getByRole("button", { name: "Rename" }).click();
     await page.getByRole("heading", { name: "renamed one" }).waitFor();
     expect(await session(sessionId)).toMatchObject({ name: "renamed one", nameSource: "user" });
+    // The settings are a modal sheet over the conversation: closed, the chat is usable again.
+    await page
+      .getByRole("dialog", { name: "Model and settings" })
+      .getByRole("button", { name: "Close" })
+      .click();
     await page.getByRole("link", { name: "Sessions", exact: true }).click();
     await page.getByRole("link", { name: /renamed one/ }).waitFor();
     expect(problems).toEqual([]);
@@ -250,7 +262,7 @@ describe.skipIf(!ready)("web app: workspaces, rename, fork, checkpoints, import"
   it("reverts the worktree to a checkpoint after a confirmation, and with the conversation", async () => {
     await page.goto(`${app.url}/app/#/s/${sourceId}`);
     await idle();
-    await page.getByText("Model and settings").click();
+    await page.getByRole("button", { name: "Model and settings" }).click();
     await page.getByRole("link", { name: /Checkpoints/ }).click();
     await page.getByRole("heading", { name: "Checkpoints" }).waitFor();
     await page.getByText("Turn 1: first question").waitFor();

@@ -139,7 +139,7 @@ export function registerAdminCommands(program: Command): void {
           deviceName: o.name,
         }),
       );
-      const links = inviteLinks(signed);
+      const links = inviteLinks(signed, o.name);
       if (o.json) {
         print(JSON.stringify({ ...signed, encoded: encodeInvite(signed), links }, null, 2));
         return;

@@ -81,11 +81,14 @@ export class PairingService {
   }
 }
 
-export function inviteLinks(signed: SignedInvite): { app: string; web: string } {
+export function inviteLinks(signed: SignedInvite, deviceName?: string): { app: string; web: string } {
   const encoded = encodeInvite(signed);
   const { scheme, hosts, port } = signed.invite;
+  // The name (`pair --name`) rides beside the signed invite, for the web app to fill in its form:
+  // the server keeps it with the pairing secret too, so it is a suggestion, not a claim.
+  const name = deviceName ? `&name=${encodeURIComponent(deviceName)}` : "";
   return {
     app: `pi-server://pair?invite=${encoded}`,
-    web: `${scheme}://${hosts[0] ?? "localhost"}:${port}/app/#pair=${encoded}`,
+    web: `${scheme}://${hosts[0] ?? "localhost"}:${port}/app/#pair=${encoded}${name}`,
   };
 }

@@ -122,7 +122,12 @@ export async function startWebFront(h: Harness): Promise<WebFront> {
 }
 
 /** A fresh invite link from the server's own pairing service, naming the front's address. */
-export function makeInviteLink(h: Harness, front: Pick<WebFront, "port">, ttlMs = 5 * 60_000): string {
+export function makeInviteLink(
+  h: Harness,
+  front: Pick<WebFront, "port">,
+  ttlMs = 5 * 60_000,
+  deviceName?: string,
+): string {
   const db = openDb(join(h.dataDir, "state.db"));
   try {
     const identity = loadIdentity(join(h.dataDir, "identity"));
@@ -131,8 +136,9 @@ export function makeInviteLink(h: Harness, front: Pick<WebFront, "port">, ttlMs 
       port: front.port,
       scheme: "http",
       ttlMs,
+      ...(deviceName ? { deviceName } : {}),
     });
-    return inviteLinks(signed).web;
+    return inviteLinks(signed, deviceName).web;
   } finally {
     db.close();
   }

@@ -4,7 +4,16 @@ import type { Invite, SignedInvite } from "../../src/protocol/invite-format.js";
 import { fromBase64url, serverIdOf, verifyEd25519 } from "./crypto.js";
 import type { ServerRecord } from "./storage.js";
 
-export type InviteCheck = { ok: true; signed: SignedInvite } | { ok: false; reason: string };
+export type InviteCheck =
+  { ok: true; signed: SignedInvite } | { ok: false; reason: string; spent?: "used" | "expired" };
+
+/** The invite can no longer pair anything: only a new one (`pi-server pair`) helps. */
+export class InviteSpent extends Error {
+  constructor(readonly spent: "used" | "expired") {
+    super(spent === "used" ? "This invite was already used." : "This invite has expired.");
+    this.name = "InviteSpent";
+  }
+}
 
 function looksLikeInvite(v: unknown): v is Invite {
   const i = v as Record<string, unknown>;
@@ -38,8 +47,7 @@ export async function checkInvite(encoded: string, now = Date.now()): Promise<In
     return { ok: false, reason: "The invite's server id does not belong to its key." };
   if (!(await verifyEd25519(invite.publicKey, canonicalJson(invite), signed.signature)))
     return { ok: false, reason: "The invite's signature is not valid: it was changed or forged." };
-  if (invite.expiresAt <= now)
-    return { ok: false, reason: "This invite has expired. Run `pi-server pair` again on the host." };
+  if (invite.expiresAt <= now) return { ok: false, reason: "This invite has expired.", spent: "expired" };
   return { ok: true, signed };
 }
 
@@ -80,10 +88,7 @@ export async function pairWith(signed: SignedInvite, deviceName: string): Promis
   };
   if (!res.ok) {
     const reason = body.error?.data?.reason;
-    if (reason === "used")
-      throw new Error("This invite was already used. Make a new one with `pi-server pair`.");
-    if (reason === "expired")
-      throw new Error("This invite has expired. Make a new one with `pi-server pair`.");
+    if (reason === "used" || reason === "expired") throw new InviteSpent(reason);
     throw new Error(body.error?.message ?? `Pairing failed (HTTP ${res.status}).`);
   }
   // The answer must come from the key the signed invite named, or it is not the server we meant.

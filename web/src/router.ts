@@ -12,11 +12,17 @@ export type Route =
   | { name: "workspace-new"; repoId?: string }
   | { name: "import" }
   | { name: "servers" }
-  | { name: "pair"; invite: string };
+  | { name: "pair"; invite: string; deviceName?: string };
 
 export function parse(hash: string): Route {
   const h = hash.replace(/^#/, "");
-  if (h.startsWith("pair=")) return { name: "pair", invite: h.slice(5) };
+  if (h.startsWith("pair=")) {
+    // `#pair=<invite>&name=<device name>`: the name `pi-server pair --name` was given, if any.
+    const [invite = "", ...rest] = h.slice(5).split("&");
+    const name = rest.find((p) => p.startsWith("name="))?.slice(5);
+    const deviceName = name ? decode(name) : undefined;
+    return { name: "pair", invite, ...(deviceName ? { deviceName } : {}) };
+  }
   const m = /^\/s\/([a-z0-9]{1,64})$/.exec(h);
   if (m) return { name: "session", id: m[1]! };
   const c = /^\/s\/([a-z0-9]{1,64})\/changes$/.exec(h);

@@ -51,7 +51,7 @@ export function App() {
   }, [r.name, "id" in r ? r.id : ""]);
 
   let body;
-  if (r.name === "pair") body = <PairScreen encoded={r.invite} />;
+  if (r.name === "pair") body = <PairScreen key={r.invite} encoded={r.invite} deviceName={r.deviceName} />;
   else if (!ready.value) body = <p class="muted">Loading…</p>;
   else if (servers.value.length === 0) body = <NotPaired />;
   else if (r.name === "servers") body = <ServersScreen />;
@@ -91,8 +91,8 @@ function NotPaired() {
     <section class="empty">
       <h1 tabIndex={-1}>Pair this device</h1>
       <p>
-        On the machine that runs pi-server, run <code>pi-server pair</code> and open the link it prints (or
-        scan its QR code) on this device.
+        On the machine that runs pi-server, run <code class="cmd">pi-server pair</code> and open the link it
+        prints (or scan its QR code) on this device.
       </p>
     </section>
   );

@@ -61,7 +61,6 @@ export function ChatView({ sessionId }: { sessionId: string }) {
         <a href="#/" class="back">
           <span aria-hidden="true">‹</span> Sessions
         </a>
-        <h1 tabIndex={-1}>{info?.name ?? sessionId}</h1>
         <span
           class={`status st-${pending.length ? "waiting" : stream.status.value}`}
           data-testid="session-status"
@@ -71,9 +70,14 @@ export function ChatView({ sessionId }: { sessionId: string }) {
         <a href={`#/s/${sessionId}/changes`} class="button changes-link">
           Changes
         </a>
+        <SessionSettings sessionId={sessionId} onDelete={() => void remove()} />
+        {/* One line, cut with an ellipsis: the list shows whole titles, the conversation needs the room. */}
+        <h1 tabIndex={-1} title={info?.name ?? sessionId}>
+          {info?.name ?? sessionId}
+        </h1>
       </div>
-      <SessionSettings sessionId={sessionId} onDelete={() => void remove()} />
       <VirtualLog
+        pin=".approval"
         items={items}
         renderItem={renderItem}
         estimate={estimate}

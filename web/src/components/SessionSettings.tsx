@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { connection } from "../store.js";
 import { RenameSession } from "./RenameSession.js";
 import { ErrorText } from "./ErrorText.js";
@@ -7,11 +7,16 @@ const LEVELS = ["off", "minimal", "low", "medium", "high", "xhigh"] as const;
 type Level = (typeof LEVELS)[number];
 type Model = { id: string; name: string; provider: string };
 
-/** Model and thinking level, folded away: they change rarely and a phone screen is small. */
+/**
+ * Name, model and thinking level, behind a button in the chat's head: opened, they are a sheet over
+ * the conversation (a modal dialog), not a block that pushes it into a sliver. Deleting the session
+ * is set apart at the sheet's foot.
+ */
 export function SessionSettings({ sessionId, onDelete }: { sessionId: string; onDelete: () => void }) {
   const conn = connection.value;
   const connected = conn?.state.value === "connected";
   const [open, setOpen] = useState(false);
+  const dialog = useRef<HTMLDialogElement>(null);
   const [models, setModels] = useState<Model[]>([]);
   const [model, setModel] = useState("");
   const [level, setLevel] = useState<Level>("off");
@@ -52,43 +57,78 @@ export function SessionSettings({ sessionId, onDelete }: { sessionId: string; on
     }
   }
 
+  function show() {
+    dialog.current?.showModal();
+    setOpen(true);
+  }
+
   return (
-    <details class="settings" onToggle={(e) => setOpen(e.currentTarget.open)}>
-      <summary>Model and settings</summary>
-      <div class="stack">
-        <RenameSession sessionId={sessionId} />
-        <a href={`#/s/${sessionId}/checkpoints`}>Checkpoints (go back to an earlier turn)</a>
-        <label for="set-model">Model</label>
-        <select
-          id="set-model"
-          value={model}
-          disabled={!connected}
-          onChange={(e) => void pickModel(e.currentTarget.value)}
-        >
-          {models.map((m) => (
-            <option key={`${m.provider}/${m.id}`} value={`${m.provider}/${m.id}`}>
-              {m.name} ({m.provider})
-            </option>
-          ))}
-        </select>
-        <label for="set-level">Thinking level</label>
-        <select
-          id="set-level"
-          value={level}
-          disabled={!connected}
-          onChange={(e) => void pickLevel(e.currentTarget.value as Level)}
-        >
-          {LEVELS.map((l) => (
-            <option key={l} value={l}>
-              {l}
-            </option>
-          ))}
-        </select>
-        <ErrorText error={error} />
-        <button type="button" class="danger" onClick={onDelete}>
-          Delete session
-        </button>
-      </div>
-    </details>
+    <>
+      <button type="button" class="settings-open" aria-haspopup="dialog" onClick={show}>
+        <span aria-hidden="true">⚙</span>
+        <span class="sr-only">Model and settings</span>
+      </button>
+      <dialog
+        ref={dialog}
+        class="sheet"
+        aria-labelledby="settings-title"
+        onClose={() => setOpen(false)}
+        onClick={(e) => {
+          // A tap on the backdrop (the dialog itself, outside its content) closes it.
+          if (e.target === dialog.current) dialog.current?.close();
+        }}
+      >
+        <div class="sheet-body stack">
+          <div class="row between">
+            <h2 id="settings-title">Model and settings</h2>
+            <button type="button" onClick={() => dialog.current?.close()}>
+              Close
+            </button>
+          </div>
+          <RenameSession sessionId={sessionId} />
+          <a href={`#/s/${sessionId}/checkpoints`}>Checkpoints (go back to an earlier turn)</a>
+          <label for="set-model">Model</label>
+          <select
+            id="set-model"
+            value={model}
+            disabled={!connected}
+            onChange={(e) => void pickModel(e.currentTarget.value)}
+          >
+            {models.map((m) => (
+              <option key={`${m.provider}/${m.id}`} value={`${m.provider}/${m.id}`}>
+                {m.name} ({m.provider})
+              </option>
+            ))}
+          </select>
+          <label for="set-level">Thinking level</label>
+          <select
+            id="set-level"
+            value={level}
+            disabled={!connected}
+            onChange={(e) => void pickLevel(e.currentTarget.value as Level)}
+          >
+            {LEVELS.map((l) => (
+              <option key={l} value={l}>
+                {l}
+              </option>
+            ))}
+          </select>
+          <ErrorText error={error} />
+          <div class="danger-zone stack">
+            <p class="small muted">Deleting commits the session's uncommitted changes to its branch first.</p>
+            <button
+              type="button"
+              class="danger"
+              onClick={() => {
+                dialog.current?.close();
+                onDelete();
+              }}
+            >
+              Delete session
+            </button>
+          </div>
+        </div>
+      </dialog>
+    </>
   );
 }

@@ -32,6 +32,8 @@ const PREPARE_AHEAD = 40;
 const IDLE_SLICE_MS = 8;
 /** At most this long per idle callback, so preparing never makes a long task of its own. */
 const IDLE_BUDGET_MS = 12;
+/** Room left above a pinned element brought to the top of the viewport. */
+const PIN_MARGIN = 8;
 /** New items mounted per frame while scrolling: the rest wait as placeholders for the next frames. */
 const MOUNT_PER_FRAME = 2;
 
@@ -56,6 +58,12 @@ export interface VirtualLogProps<T extends { key: string }> {
   before?: ComponentChildren;
   /** Rendered after the items, always (approval cards). */
   after?: ComponentChildren;
+  /**
+   * A selector for an element of `after` that following the end brings to the top of the viewport
+   * rather than past it: an approval card taller than the screen shows its heading, reason and
+   * command before its buttons. Scrolled further down (to the buttons) still counts as at the end.
+   */
+  pin?: string;
   /**
    * Called in idle time for the items around the rendered window, nearest first, so their costly
    * part (parsing markdown) is done before they scroll in. It should be cheap for an item already
@@ -167,9 +175,22 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
   live.current = nowLive;
   const waiting = nowLive.size < shown.length;
 
+  /** Where following the end stops: the top of the pinned element, if it is taller than what is left. */
+  function pinTop(el: HTMLElement): number | undefined {
+    const target = props.pin ? el.querySelector<HTMLElement>(props.pin) : null;
+    if (!target) return undefined;
+    const top = target.getBoundingClientRect().top - el.getBoundingClientRect().top + el.scrollTop;
+    return Math.max(0, top - PIN_MARGIN);
+  }
+
   function toEnd(): void {
     const el = scroller.current;
-    if (el) el.scrollTop = el.scrollHeight;
+    if (!el) return;
+    const max = el.scrollHeight - el.clientHeight;
+    const pinned = pinTop(el);
+    // The reader already below the pinned element's top (at its buttons) stays there.
+    if (pinned !== undefined && pinned < max) el.scrollTop = Math.max(pinned, Math.min(el.scrollTop, max));
+    else el.scrollTop = el.scrollHeight;
   }
 
   if (!observer.current && typeof ResizeObserver !== "undefined") {
@@ -277,7 +298,10 @@ export function VirtualLog<T extends { key: string }>(props: VirtualLogProps<T>)
   function onScroll(): void {
     const el = scroller.current;
     if (!el) return;
-    const bottom = el.scrollHeight - el.scrollTop - el.clientHeight < END_SLACK;
+    const pinned = pinTop(el);
+    const bottom =
+      el.scrollHeight - el.scrollTop - el.clientHeight < END_SLACK ||
+      (pinned !== undefined && el.scrollTop >= pinned - END_SLACK);
     follow.current = bottom;
     setAtEnd(bottom);
     // Most scroll events move within the rendered window: no render for those.
