@@ -92,6 +92,8 @@ describe.skipIf(!ready)("web app, live", () => {
     front.refuse(true);
     front.cut();
     await a.locator('[data-state="reconnecting"], [data-state="offline"]').first().waitFor();
+    // Not connected, the session's status is not claimed: unknown, the last one heard as a tooltip.
+    await a.getByTestId("session-status").filter({ hasText: "status unknown" }).waitFor();
     // Tapped while the server is still unreachable: one more attempt, and the button is back after it.
     await a.getByRole("button", { name: "Retry now" }).click();
     await a.getByRole("button", { name: "Retry now" }).waitFor();

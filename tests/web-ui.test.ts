@@ -340,6 +340,16 @@ describe.skipIf(!ready)("web app", () => {
     const log = (await page.locator(".messages").boundingBox())!;
     expect(head.height).toBeLessThan(100);
     expect(log.height).toBeGreaterThan(844 * 0.45);
+    // The content box shows whole lines: no line cut in half at its foot.
+    const lines = Number(
+      await page.evaluate(`(() => {
+        const pre = [...document.querySelectorAll(".approval .exact pre")].pop();
+        const cs = getComputedStyle(pre);
+        const inner = pre.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom);
+        return inner / parseFloat(cs.lineHeight);
+      })()`),
+    );
+    expect(Math.abs(lines - Math.round(lines))).toBeLessThan(0.05);
     // Scrolled up and back with "↓ Latest": the card's top again, not its foot.
     await page.locator(".messages").evaluate((el) => (el.scrollTop = 0));
     await page.getByRole("button", { name: "Latest" }).click();

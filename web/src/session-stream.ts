@@ -130,7 +130,12 @@ export class SessionStream {
         );
         return;
       case "server_shutdown":
-        this.notice(`The server is stopping: ${e.payload.reason}`, "info");
+        {
+          // The server's usual reason says the same again ("the server is shutting down"): one line.
+          const reason = e.payload.reason;
+          const own = reason && !/shutting down|stopping/i.test(reason) ? ` (${reason})` : "";
+          this.notice(`The server is stopping${own}. The app reconnects when it is back.`, "info");
+        }
         return;
       default:
         return;

@@ -54,9 +54,12 @@ function EditPreview({ args }: { args: unknown }) {
 
 function Output({ text, label }: { text: string; label: string }) {
   if (!text) return null;
+  // A command's output keeps its lines (an `ls -la` row is not wrapped mid-line) and scrolls sideways,
+  // so it is focusable for the keyboard; a denial's reason is prose and wraps.
+  const cls = label === "Why" ? "output" : "output keep-lines";
   if (text.length <= LONG_OUTPUT && text.split("\n").length <= 20)
     return (
-      <pre class="output" aria-label={label}>
+      <pre class={cls} aria-label={label} tabIndex={label === "Why" ? undefined : 0}>
         {text}
       </pre>
     );
@@ -66,7 +69,9 @@ function Output({ text, label }: { text: string; label: string }) {
       <summary>
         {label}: {text.split("\n").length} lines — show all
       </summary>
-      <pre class="output">{text}</pre>
+      <pre class={cls} aria-label={label} tabIndex={label === "Why" ? undefined : 0}>
+        {text}
+      </pre>
     </details>
   );
 }

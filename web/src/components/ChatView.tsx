@@ -31,7 +31,10 @@ export function ChatView({ sessionId }: { sessionId: string }) {
   const info = sessions.value.find((s) => s.id === sessionId);
   const items = stream.items.value;
   const pending = waitingFor(sessionId);
-  const status = pending.length > 0 ? "waiting for approval" : stream.status.value;
+  // Disconnected, the last status heard may no longer hold: it is shown as unknown, not as "idle".
+  const online = connection.value?.state.value === "connected";
+  const known = pending.length > 0 ? "waiting for approval" : stream.status.value;
+  const status = online ? known : "status unknown";
   const forkPoints = useForkPoints(stream);
   const renderItem = (item: ChatItem) => {
     const point = item.kind === "user" ? forkPoints.get(item.key) : undefined;
@@ -62,7 +65,8 @@ export function ChatView({ sessionId }: { sessionId: string }) {
           <span aria-hidden="true">‹</span> Sessions
         </a>
         <span
-          class={`status st-${pending.length ? "waiting" : stream.status.value}`}
+          class={`status st-${!online ? "unknown" : pending.length ? "waiting" : stream.status.value}`}
+          title={online ? undefined : `Last known: ${known}`}
           data-testid="session-status"
         >
           {status}
