@@ -104,6 +104,10 @@ describe("pi-server CLI", () => {
     expect((await client.request("repos.list", {})).repos).toEqual([]);
     await client.close();
     await fetch(`${url}/`, { headers: { authorization: `Bearer ${token!}` } });
+    // The invite's expiry names its time zone.
+    expect((await cli(["pair", "--data-dir", dataDir])).stdout).toMatch(
+      /; valid for \d+ minutes? \(until (\d{4}-\d\d-\d\d )?\d\d:\d\d UTC\), once\.$/m,
+    );
     const invite = JSON.parse((await cli(["pair", "--json", "--data-dir", dataDir])).stdout) as {
       invite: { pairingToken: string };
     };

@@ -101,6 +101,29 @@ describe("demo mode", () => {
     await client.close();
   });
 
+  it("quotes the reason a denied write came with, and names the commands for a real model", async () => {
+    const client = await PiClient.connect(server.url, { token: TOKEN });
+    const { session } = await client.request("session.create", { repoId: "demo" });
+    client.onEvent((e) => {
+      if (e.sessionId === session.id && e.type === "permission_request")
+        void client.request("permission.respond", {
+          id: e.payload.id,
+          decision: "deny_once",
+          message: "not in this repo",
+        });
+    });
+    const ended = client.waitForEvent(session.id, "agent_end", () => true, 120_000);
+    await client.request("prompt", { message: "try" }, session.id);
+    await ended;
+    const { messages } = await client.request("get_messages", {}, session.id);
+    const said = textOf(messages.at(-1));
+    expect(said).toContain('`write` did not happen: you denied it, saying "not in this repo".');
+    expect(said).toContain("`pi-server config set defaultModel <provider/id>`");
+    expect(said).not.toContain("`config.json`");
+    expect(existsSync(join(session.worktree, "pi-demo-notes.md"))).toBe(false);
+    await client.close();
+  });
+
   it("keeps the user's own default model and repos.json entries", async () => {
     const own = tmp("demo-own");
     const repo = makeRepo();

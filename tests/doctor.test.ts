@@ -79,6 +79,18 @@ describe("pi-server doctor", { timeout: 240_000 }, () => {
     expect(r.byName("pi").message).toMatch(/^pi SDK \d+\.\d+\.\d+/);
     expect(r.byName("providers").status).toBe("warn");
     expect(r.byName("providers").fix).toContain(".env");
+    // The same form as the README's and what init accepts.
+    expect(r.byName("providers").fix).toContain("pi-server init --yes --api-key anthropic=sk-ant-…");
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !/(_API_KEY|_TOKEN)$/.test(k)),
+    );
+    const text = await promisify(execFile)(process.execPath, [BIN, "doctor", "--data-dir", clean], {
+      env,
+    }).then(
+      (x) => x.stdout,
+      (e: { stdout: string }) => e.stdout,
+    );
+    expect(text).toMatch(/^all checks passed \((1 warning|[2-9] warnings)\)$/m);
     // auth.json is pi's (it makes an empty one); nothing else appears.
     expect(
       readdirSync(clean)

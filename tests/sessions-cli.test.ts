@@ -70,6 +70,9 @@ describe("pi-server sessions", () => {
     expect(listed.code).toBe(0);
     for (const m of models) expect(listed.stdout).toContain(`${m.provider}/${m.id}`);
     if (defaultModel) expect(listed.stdout).toContain(`* ${defaultModel.provider}/${defaultModel.id}`);
+    // The legend is not a row: only model rows start with "* " or two spaces.
+    expect(listed.stdout).toMatch(/^\(\* marks the default for new sessions; /m);
+    expect((await cli(["models", "--help"])).stdout).toMatch(/the default\s+marked with \*/);
     const json = JSON.parse((await cli(["models", "--json"])).stdout) as { models: unknown[] };
     expect(json.models).toHaveLength(models.length);
     const chat = await cli(["chat", "--model", "nosuch/model"]);

@@ -16,7 +16,7 @@ import { loadTls } from "../transport/tls.js";
 import { escapeControl } from "./terminal.js";
 import { pairPiMobile } from "./pair-pi-mobile.js";
 import { invokedAs } from "./init-plan.js";
-import { readiness } from "./next-steps.js";
+import { NO_DEFAULT_MODEL, readiness } from "./next-steps.js";
 import { connectableUrl } from "./owner-client.js";
 import { terminalColumns, terminalQr } from "./pair-qr.js";
 import {
@@ -165,9 +165,7 @@ export function registerAdminCommands(program: Command): void {
       }
       print(`  app: ${links.app}`);
       print(`  web app: ${links.web}`);
-      print(
-        `Server id ${signed.invite.serverId}; valid until ${new Date(signed.invite.expiresAt).toLocaleString()}, once.`,
-      );
+      print(`Server id ${signed.invite.serverId}; valid ${expiresIn(signed.invite.expiresAt)}, once.`);
       if (!rt) print("Note: the server is not running; start it before the invite expires.");
     });
 
@@ -312,7 +310,7 @@ export function registerAdminCommands(program: Command): void {
             : "not running",
         );
         print(`data dir ${paths.root}`);
-        print(`default model: ${ready.model ?? `NONE USABLE — ${ready.modelProblem ?? ""}`}`);
+        print(`default model: ${modelLine(ready, invokedAs(o.dataDir))}`);
         print(
           `repositories: ${ready.repos}${ready.repos === 0 ? ` (add one: \`${invokedAs(o.dataDir)} repos add <path>\`)` : ""}`,
         );
@@ -334,4 +332,24 @@ export function registerAdminCommands(program: Command): void {
       if (rt && !healthy) process.exitCode = 1;
       if (!rt) process.exitCode = 3;
     });
+}
+
+/** The status line's model: none set up yet is a first step to take, not a failure. */
+function modelLine(ready: { model: string | null; modelProblem: string | null }, cmd: string): string {
+  if (ready.model) return ready.model;
+  if (ready.modelProblem === NO_DEFAULT_MODEL)
+    return `none configured yet (\`${cmd} init\` sets one up; \`${cmd} serve --demo\` tries pi-server without a key)`;
+  return `NONE USABLE — ${ready.modelProblem ?? ""}`;
+}
+
+/** "for 5 minutes (until 15:57 UTC)": a time zone the reader need not guess. */
+export function expiresIn(at: number, now = Date.now()): string {
+  const minutes = Math.max(1, Math.round((at - now) / 60_000));
+  const d = new Date(at);
+  const hhmm = `${String(d.getUTCHours()).padStart(2, "0")}:${String(d.getUTCMinutes()).padStart(2, "0")}`;
+  const day =
+    d.toISOString().slice(0, 10) === new Date(now).toISOString().slice(0, 10)
+      ? ""
+      : `${d.toISOString().slice(0, 10)} `;
+  return `for ${minutes} minute${minutes === 1 ? "" : "s"} (until ${day}${hhmm} UTC)`;
 }

@@ -163,7 +163,7 @@ export function checkProviders(
       : warn(
           "providers",
           "no model provider has a key: sessions cannot run a model (serve --demo works without one)",
-          "pi-server init --api-key ANTHROPIC_API_KEY=… (or OPENAI_API_KEY, …), or add the key to the data dir's .env",
+          "pi-server init --yes --api-key anthropic=sk-ant-… (or openai=sk-…, …), or add the key to the data dir's .env",
         ),
   );
   const model = config?.defaultModel;

@@ -86,10 +86,15 @@ export function registerDoctorCommand(program: Command): void {
         }
         print(
           failed > 0
-            ? `${failed} check(s) failed${warned ? `, ${warned} warning(s)` : ""}`
-            : `all checks passed${warned ? ` (${warned} warning(s))` : ""}`,
+            ? `${plural(failed, "check")} failed${warned ? `, ${plural(warned, "warning")}` : ""}`
+            : `all checks passed${warned ? ` (${plural(warned, "warning")})` : ""}`,
         );
       }
       if (failed > 0) process.exitCode = 1;
     });
+}
+
+/** "1 warning", "2 warnings". */
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -266,6 +266,10 @@ function oneLineErrors(cmd: Command, path = "pi-server"): void {
         .map((l) => l.trim())
         .filter((l) => l !== "");
       let text = (lines[0] ?? "").replace(/ is invalid\. /, " is invalid: ");
+      // The help named what the missing argument is and where to find one; keep that.
+      const missing = /^missing required argument '(.+)'$/.exec(text)?.[1];
+      const arg = cmd.registeredArguments.find((a) => a.name() === missing);
+      if (arg?.description) text += `: ${arg.description}`;
       for (const l of lines.slice(1)) {
         const mean = /^\(Did you mean (.+)\?\)$/.exec(l);
         text += mean ? ` — did you mean '${mean[1]}'?` : ` ${l}`;

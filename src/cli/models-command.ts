@@ -8,7 +8,9 @@ export function registerModelsCommand(program: Command): void {
   connOpts(
     program
       .command("models")
-      .description("the models sessions can use now (a key or models.json entry each), the default marked"),
+      .description(
+        "the models sessions can use now (a key or models.json entry each), the default marked with *",
+      ),
   ).action((o: ConnOptions) =>
     withServer(o, async (c) => {
       const [{ models, modelsError }, { defaultModel }] = await Promise.all([
@@ -33,7 +35,7 @@ export function registerModelsCommand(program: Command): void {
       if (models.length > 0)
         print(
           def
-            ? "* the default for new sessions (`pi-server config set defaultModel <provider/id>` changes it)"
+            ? "(* marks the default for new sessions; `pi-server config set defaultModel <provider/id>` changes it)"
             : "no default model: `pi-server config set defaultModel <provider/id>` sets one",
         );
     }),

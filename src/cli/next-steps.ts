@@ -7,6 +7,9 @@ import { TokenStore } from "../store/tokens.js";
 import { withDb } from "./context.js";
 import { piNow } from "./model-check.js";
 
+/** Readiness.modelProblem when no default model is set up at all. */
+export const NO_DEFAULT_MODEL = "no default model is configured";
+
 export interface Readiness {
   /** The default model, when pi can use it now. */
   model: string | null;
@@ -26,7 +29,7 @@ export async function readiness(paths: DataPaths, opts: { demo?: boolean } = {})
   let model: string | null = null;
   let modelProblem: string | null = null;
   const ref = key ? parseModelKey(key) : undefined;
-  if (!key || !ref) modelProblem = "no default model is configured";
+  if (!key || !ref) modelProblem = NO_DEFAULT_MODEL;
   else if (opts.demo && key === DEMO_MODEL) model = key;
   else {
     const { pi, modelsError } = await piNow(paths);

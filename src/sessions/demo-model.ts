@@ -11,6 +11,14 @@ import type {
 import type * as PiAiModule from "@mariozechner/pi-ai";
 import type { PiRuntime } from "./pi.js";
 
+/** The text of a tool result's content blocks. */
+function resultText(content: unknown): string {
+  if (!Array.isArray(content)) return "";
+  return content
+    .map((c: { type?: string; text?: string }) => (c.type === "text" ? (c.text ?? "") : ""))
+    .join("");
+}
+
 /**
  * `pi-server serve --demo`: an offline, scripted model, so that a first run shows the whole server
  * (streaming, thinking, real tools in the sandbox, a permission question) with no API key and no
@@ -93,7 +101,10 @@ export function demoResponse(ai: PiAi, context: Context): AssistantMessage {
         tool,
       );
     default: {
-      const written = results[results.length - 1]?.isError === false;
+      const last = results[results.length - 1];
+      const written = last?.isError === false;
+      // The gate's text says who denied it and what they said: the summary shows it was read.
+      const said = /\nThe user says: ([^]*)$/.exec(resultText(last?.content))?.[1]?.trim();
       return fauxAssistantMessage([
         fauxThinking("All steps done; time to sum up."),
         fauxText(
@@ -104,9 +115,11 @@ export function demoResponse(ai: PiAi, context: Context): AssistantMessage {
             "2. `bash` ran `ls -la` in the sandbox (no network, no view of the server's data).",
             written
               ? `3. \`write\` created \`${DEMO_WRITE_PATH}\` after you allowed it; after this turn the server moves the session's commits to branch \`pi/<session>\` of the repo.`
-              : `3. \`write\` did not happen: the request was denied (or nobody could answer it).`,
+              : said
+                ? `3. \`write\` did not happen: you denied it, saying "${said}". I read that and left the file alone.`
+                : `3. \`write\` did not happen: the request was denied (or nobody could answer it).`,
             "",
-            "To work with a real model, put a provider key in the data dir's `.env` and set `defaultModel` in `config.json` (see the README).",
+            "To work with a real model, run `pi-server init` (it stores a provider key and picks the default model), or put a key in the data dir's `.env` and run `pi-server config set defaultModel <provider/id>`; `pi-server models` lists the usable ones.",
           ].join("\n"),
         ),
       ]);
