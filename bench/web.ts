@@ -119,6 +119,13 @@ if (only.has("load") || only.has("lighthouse") || only.has("scroll")) {
         budget: `≤ ${BUDGET.frameMs} ms`,
         pass: s.maxFrameMs <= BUDGET.frameMs,
       });
+      if (!s.reachedEnd)
+        rows.push({
+          what: `the fling came to rest at the end of the log (its last frames: ${s.endState})`,
+          value: "no",
+          budget: "yes",
+          pass: false,
+        });
       rows.push({
         what: `the same fling over a static page as tall (the machine's floor, no budget): p95 / longest frame (frame ${s.floor.maxFrameAt}; ${s.floor.framesOver50} frames over 50 ms, ${s.floor.longAnimationFrames} long animation frames)`,
         value: `${s.floor.p95FrameMs.toFixed(1)} / ${s.floor.maxFrameMs.toFixed(1)} ms`,

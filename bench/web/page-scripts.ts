@@ -34,7 +34,10 @@ export function fling(selector: string, step: number, countItems: boolean): stri
   let scrolledPx = 0;
   let atBottom = 0;
   let last = await new Promise((r) => requestAnimationFrame(r));
-  while (atBottom < 10 && deltas.length < 20000) {
+  // Five times the frames the distance needs: a log whose end keeps moving away is reported, not waited on.
+  const maxFrames = Math.ceil((5 * el.scrollHeight) / ${step}) + 100;
+  let endState = "";
+  while (atBottom < 10 && deltas.length < maxFrames) {
     const before = el.scrollTop;
     el.scrollTop = before + ${step};
     const now = await new Promise((r) => requestAnimationFrame(r));
@@ -43,6 +46,8 @@ export function fling(selector: string, step: number, countItems: boolean): stri
     scrolledPx += Math.max(0, el.scrollTop - before);
     ${countItems ? 'maxRenderedItems = Math.max(maxRenderedItems, el.querySelectorAll("[data-item]").length);' : ""}
     atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - 2 ? atBottom + 1 : 0;
+    if (deltas.length > maxFrames - 5)
+      endState += \`scrollTop \${el.scrollTop}, clientHeight \${el.clientHeight}, scrollHeight \${el.scrollHeight}; \`;
   }
   await new Promise((r) => setTimeout(r, 200));
   obs.disconnect();
@@ -57,6 +62,8 @@ export function fling(selector: string, step: number, countItems: boolean): stri
     longAnimationFrames: loafs.filter((d) => d > 50).length,
     maxLongAnimationFrameMs: Math.max(0, ...loafs),
     maxRenderedItems,
+    reachedEnd: atBottom >= 10,
+    endState,
   };
 })()`;
 }

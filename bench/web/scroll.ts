@@ -22,6 +22,9 @@ interface Fling {
   longAnimationFrames: number;
   maxLongAnimationFrameMs: number;
   maxRenderedItems: number;
+  /** Whether the fling came to rest at the bottom; if not, the scroller's last frames. */
+  reachedEnd: boolean;
+  endState: string;
 }
 
 export interface ScrollResult extends Fling {
