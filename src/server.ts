@@ -177,14 +177,17 @@ export function createLogger(level = "info", pretty = false): Logger {
   );
 }
 
-const DEMO_RULE_NOTE = "pi-server --demo: ask before writes in the demo repo, so the approval flow shows";
+const DEMO_RULE_NOTE = "set by pi-server --demo so that the approval flow shows";
+/** The same rule as earlier versions noted it: a data dir that has it needs no second one. */
+const OLD_DEMO_RULE_NOTE = "pi-server --demo: ask before writes in the demo repo, so the approval flow shows";
 
 /**
  * The default profile lets writes inside the worktree through; in the demo repository (and only
  * there) a rule asks, so the demo's write shows a permission request. Added once, removable.
  */
 function askBeforeDemoWrites(permissions: PermissionBroker): void {
-  if (permissions.listRules({}).some((r) => r.note === DEMO_RULE_NOTE)) return;
+  if (permissions.listRules({}).some((r) => r.note === DEMO_RULE_NOTE || r.note === OLD_DEMO_RULE_NOTE))
+    return;
   permissions.addRule(
     { tool: "write", decision: "ask", scope: "workspace", workspace: DEMO_REPO_ID, note: DEMO_RULE_NOTE },
     "pi-server --demo",

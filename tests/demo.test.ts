@@ -87,6 +87,10 @@ describe("demo mode", () => {
     const asks = events.filter((e) => e.type === "permission_request");
     expect(asks).toHaveLength(1);
     expect(asks[0]?.payload).toMatchObject({ tool: "write", summary: "write pi-demo-notes.md (108 bytes)" });
+    // One sentence with the rule's note; its id is data, not text.
+    expect(asks[0]?.payload.reason).toBe(
+      "This workspace's rule asks before every write call (set by pi-server --demo so that the approval flow shows)",
+    );
 
     const { messages } = await client.request("get_messages", {}, session.id);
     const said = messages.map(textOf).join("\n");

@@ -47,7 +47,7 @@ describe("pi-server rules and audit", () => {
     const asked = client.waitForEvent(session.id, "permission_request");
     await client.request("prompt", { message: "write it" }, session.id);
     const req = await asked;
-    expect(req.payload.reason).toBe(`A rule asks before every write call: check my writes (rule ${rule.id})`);
+    expect(req.payload.reason).toBe("A rule asks before every write call (check my writes)");
     const ended = client.waitForEvent(session.id, "agent_end");
     await client.request("permission.respond", { id: req.payload.id, decision: "allow_once" });
     await ended;

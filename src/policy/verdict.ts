@@ -77,7 +77,10 @@ export function byRule(rules: PolicyRule[], subject: Subject, home: string): Jud
 const VERB = { allow: "allows", ask: "asks before", deny: "denies" } as const;
 const WHERE = { session: "this session's", workspace: "this workspace's", global: "a" } as const;
 
-/** Which rule decided, in words a person on a phone reads: `a rule asks before write docs/** (rule r_…)`. */
+/**
+ * Which rule decided, in words a person on a phone reads: `A rule asks before write docs/** (its
+ * note)`. One sentence; the rule's id stays in the verdict's ruleId, out of the text.
+ */
 function ruleReason(rule: PolicyRule): string {
   const what =
     rule.tool === "*"
@@ -85,8 +88,8 @@ function ruleReason(rule: PolicyRule): string {
       : rule.match
         ? `${rule.tool} ${rule.match}`
         : `every ${rule.tool} call`;
-  const note = rule.note ? `: ${rule.note}` : "";
-  const text = `${WHERE[rule.scope]} rule ${VERB[rule.decision]} ${what}${note} (rule ${rule.id})`;
+  const note = rule.note ? ` (${rule.note})` : "";
+  const text = `${WHERE[rule.scope]} rule ${VERB[rule.decision]} ${what}${note}`;
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
